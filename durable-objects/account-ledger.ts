@@ -1,0 +1,405 @@
+// One account's ledger. The object is the only authority on the balance: it loads the state from its
+// SQLite, runs one pure rule and persists the result, all inside one synchronous transaction, so
+// concurrent requests are serialized without locks and nothing is awaited between read and write.
+
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../workers/env";
+import { randomId } from "./ids";
+import { Draft, totals } from "./ledger/draft";
+import { nextExpiry } from "./ledger/lots";
+import { AmountError } from "./ledger/money";
+import * as rules from "./ledger/rules";
+import { checkSpendable } from "./ledger/rules";
+import type { LedgerState, LotSource, Step } from "./ledger/types";
+import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
+import { shipToD1 } from "./store/outbox";
+import { migrate } from "./store/schema";
+import { entryId, LedgerStore, type AccountRecord } from "./store/store";
+import { accountView, iso } from "./views";
+
+/** History reaches D1 within about this long of a change; batching below it keeps D1 writes few. */
+export const FLUSH_DELAY_MS = 200;
+/** Idempotency keys are kept at least this long (API.md: 7 days). */
+export const REPLY_RETENTION_MS = 7 * 24 * 3600 * 1000;
+const SHIP_ENTRIES = 1000;
+const SHIP_EVENTS = 500;
+const PRUNE_BATCH = 5000;
+const MAX_RETRY_MS = 60_000;
+
+export interface Idempotency {
+  key: string;
+  /** A digest of the operation and its validated input: the same key with another request is a conflict. */
+  fingerprint: string;
+}
+
+export interface AccountProfile {
+  id: string;
+  name?: string | null;
+  email?: string | null;
+  metadata?: Record<string, unknown> | null;
+  timeZone?: string | null;
+}
+
+export interface ChargeInput {
+  amount: number;
+  operation: string | null;
+  quantities: Record<string, number> | null;
+  description: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+export interface HoldRequest extends ChargeInput {
+  ttlSeconds: number;
+}
+
+export interface GrantRequest {
+  amount: number;
+  source: LotSource;
+  expiresAt: number | null;
+  priority: number;
+  reference: string | null;
+  description: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+export class AccountLedger extends DurableObject<Env> {
+  private readonly store: LedgerStore;
+  /** The clock the rules see; tests replace it to move time without waiting. */
+  clock: () => number = () => Date.now();
+  /** False until this instance has set the alarm once: a stored alarm time may predate a crash. */
+  private alarmConfirmed = false;
+  private shipFailures = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    migrate(ctx.storage.sql, ctx.storage);
+    this.store = new LedgerStore(ctx.storage.sql);
+  }
+
+  // ---- accounts -------------------------------------------------------------------------------
+
+  async open(profile: AccountProfile): Promise<WireReply> {
+    const now = this.clock();
+    let created = false;
+    const reply = this.ctx.storage.transactionSync(() => {
+      let a = this.store.account();
+      if (!a) {
+        this.store.createAccount(profile.id, randomId("a", 8).slice(2), now);
+        a = this.store.account() as AccountRecord;
+        created = true;
+      }
+      a = {
+        ...a,
+        name: profile.name === undefined ? a.name : profile.name,
+        email: profile.email === undefined ? a.email : profile.email,
+        metadata: profile.metadata === undefined ? a.metadata : profile.metadata,
+        timeZone: profile.timeZone === undefined ? a.timeZone : profile.timeZone,
+        directoryVersion: a.directoryVersion + 1,
+        updatedAt: now,
+      };
+      const state = this.store.loadState(a);
+      return this.finish(a, null, null, now, { status: created ? 201 : 200, body: accountView(a, state, now) }, true);
+    });
+    await this.armAlarm(reply.alarm);
+    return reply.wire;
+  }
+
+  /** The account as it stands now, with anything already expired written down first. */
+  async view(): Promise<WireReply> {
+    return this.mutate(null, undefined, (state, now) => rules.settle(state, now), (_v, a, state, now) => ({
+      status: 200,
+      body: accountView(a, state, now),
+    }));
+  }
+
+  async setLimits(limits: { daily?: number | null; monthly?: number | null }): Promise<WireReply> {
+    return this.configure((a) => ({
+      ...a,
+      dailyLimit: limits.daily === undefined ? a.dailyLimit : limits.daily,
+      monthlyLimit: limits.monthly === undefined ? a.monthlyLimit : limits.monthly,
+    }));
+  }
+
+  async setAlerts(alerts: { lowBalanceThreshold: number | null }): Promise<WireReply> {
+    return this.configure((a) => ({ ...a, lowBalanceThreshold: alerts.lowBalanceThreshold }));
+  }
+
+  /** Changes settings, then settles, so a new threshold or limit takes effect (and reports) at once. */
+  private async configure(change: (a: AccountRecord) => AccountRecord): Promise<WireReply> {
+    const now = this.clock();
+    const out = this.ctx.storage.transactionSync(() => {
+      const before = this.store.account();
+      if (!before) return { wire: toWire(accountNotFound(this.ctx.id.name ?? "")), alarm: null };
+      const a = change(before);
+      const step = rules.settle(this.store.loadState(a), now);
+      const persisted = this.store.persist(a, step, now);
+      const body = accountView(persisted.account, step.state, now);
+      return this.finish(persisted.account, step, null, now, { status: 200, body }, true);
+    });
+    await this.armAlarm(out.alarm);
+    return out.wire;
+  }
+
+  // ---- pricing --------------------------------------------------------------------------------
+
+  async quote(input: { cost: number; operation: string | null }): Promise<WireReply> {
+    return this.mutate(null, undefined, (state, now) => rules.settle(state, now), (_v, a, state, now) => {
+      const t = totals(state, now);
+      const refusal = checkSpendable(new Draft(state, now), input.cost);
+      const stats = input.operation ? this.store.operationAverage(input.operation) : null;
+      const unit = stats && stats.count > 0 ? stats.credits / stats.count : input.cost;
+      return {
+        status: 200,
+        body: {
+          cost: input.cost,
+          balance: t.balance,
+          available: t.available,
+          affordable: refusal === null,
+          reason: refusal?.type ?? null,
+          available_after: t.available - input.cost,
+          remaining_operations: unit > 0 ? Math.floor(Math.max(0, t.available) / unit) : null,
+          average_cost: stats && stats.count > 0 ? Math.round(unit * 100) / 100 : null,
+          debt: t.debt,
+          account_id: a.id,
+        },
+      };
+    });
+  }
+
+  // ---- spending -------------------------------------------------------------------------------
+
+  async debit(idem: Idempotency, charge: ChargeInput): Promise<WireReply> {
+    return this.mutate(idem, undefined, (state, now) => rules.debit(state, charge, now), (t, a, _s, _now, seqs) => ({
+      status: 201,
+      body: { entry_id: entryId(a.tag, seqs.at(-1) as number), cost: charge.amount, balance: t.balance, available: t.available },
+    }));
+  }
+
+  async hold(idem: Idempotency, input: HoldRequest): Promise<WireReply> {
+    const holdId = randomId("hold");
+    return this.mutate(
+      idem,
+      undefined,
+      (state, now) => rules.placeHold(state, { ...input, holdId, ttlMs: input.ttlSeconds * 1000 }, now),
+      (r) => ({
+        status: 201,
+        body: { hold_id: r.hold.id, amount: r.hold.amount, expires_at: iso(r.hold.expiresAt), balance: r.balance, available: r.available },
+      }),
+    );
+  }
+
+  async capture(idem: Idempotency, holdId: string, charge: ChargeInput): Promise<WireReply> {
+    return this.mutate(idem, holdId, (state, now) => rules.captureHold(state, holdId, charge, now), (r, a, _s, _n, seqs) => ({
+      status: 200,
+      body: {
+        entry_id: entryId(a.tag, seqs.at(-1) as number),
+        hold_id: holdId,
+        cost: r.cost,
+        released: r.released,
+        overrun: r.overrun,
+        balance: r.balance,
+        available: r.available,
+        debt: r.debt,
+      },
+    }));
+  }
+
+  async release(idem: Idempotency, holdId: string): Promise<WireReply> {
+    return this.mutate(idem, holdId, (state, now) => rules.releaseHold(state, holdId, now), (r) => ({
+      status: 200,
+      body: { hold_id: holdId, released: r.released, balance: r.balance, available: r.available },
+    }));
+  }
+
+  async grant(idem: Idempotency, input: GrantRequest): Promise<WireReply> {
+    const lotId = randomId("lot");
+    return this.mutate(idem, undefined, (state, now) => rules.grant(state, { ...input, lotId }, now), (r, a, _s, _n, seqs) => ({
+      status: 201,
+      body: {
+        lot_id: r.lotId,
+        entry_id: entryId(a.tag, seqs.at(-1) as number),
+        amount: input.amount,
+        debt_paid: r.debtPaid,
+        balance: r.balance,
+        available: r.available,
+      },
+    }));
+  }
+
+  /** The operation a hold was placed for, so a capture by quantities can be priced. */
+  async holdOperation(holdId: string): Promise<WireReply> {
+    const hold = this.store.account() ? this.store.hold(holdId) : null;
+    if (!hold) return toWire(errorReply(404, "hold_not_found", `No hold ${holdId} on this account.`));
+    return toWire({ status: 200, body: { hold_id: hold.id, operation: hold.operation, status: hold.status } });
+  }
+
+  // ---- the one way a rule runs ------------------------------------------------------------------
+
+  /**
+   * Runs `rule` on the loaded state inside one synchronous transaction: replay check, load, decide,
+   * persist, remember the answer. Only the alarm is set afterwards; it is idempotent and may lag.
+   */
+  private async mutate<R>(
+    idem: Idempotency | null,
+    holdId: string | undefined,
+    rule: (state: LedgerState, now: number) => Step<R>,
+    answer: (value: R, account: AccountRecord, state: LedgerState, now: number, seqs: number[]) => Reply,
+  ): Promise<WireReply> {
+    const now = this.clock();
+    let out: { wire: WireReply; alarm: number | null };
+    try {
+      out = this.ctx.storage.transactionSync(() => {
+        if (idem) {
+          const prior = this.store.storedReply(idem.key);
+          if (prior) {
+            if (prior.fingerprint !== idem.fingerprint) {
+              return {
+                wire: toWire(errorReply(409, "idempotency_conflict", "This Idempotency-Key was already used with a different request.")),
+                alarm: null,
+              };
+            }
+            return { wire: { ...(JSON.parse(prior.reply) as WireReply), replayed: true }, alarm: null };
+          }
+        }
+        const account = this.store.account();
+        if (!account) return { wire: toWire(accountNotFound(this.ctx.id.name ?? "")), alarm: null };
+        const step = rule(this.store.loadState(account, holdId), now);
+        const { account: next, seqs } = this.store.persist(account, step, now);
+        const reply = step.outcome.ok
+          ? answer(step.outcome.value, next, step.state, now, seqs)
+          : ledgerErrorReply(step.outcome.error);
+        return this.finish(next, step, idem, now, reply);
+      });
+    } catch (err) {
+      // Nothing was written: the transaction rolled back when the amount check threw.
+      if (err instanceof AmountError) return toWire(errorReply(400, "amount_too_large", err.message));
+      throw err;
+    }
+    await this.armAlarm(out.alarm);
+    return out.wire;
+  }
+
+  /** Keeps the answer, decides whether the alarm must come sooner, saves the account row. */
+  private finish(
+    a: AccountRecord,
+    step: Step<unknown> | null,
+    idem: Idempotency | null,
+    now: number,
+    reply: Reply,
+    touched = false,
+  ): { wire: WireReply; alarm: number | null } {
+    const wire = toWire(reply);
+    if (idem && isKept(reply.status)) this.store.storeReply(idem.key, idem.fingerprint, JSON.stringify(wire), now);
+    const due: number[] = [];
+    if (touched || (step && (step.entries.length || step.events.length))) due.push(now + FLUSH_DELAY_MS);
+    for (const hold of step?.holds ?? []) if (hold.status === "active") due.push(hold.expiresAt);
+    for (const lot of step?.lots ?? []) if (lot.remaining > 0 && lot.expiresAt !== null) due.push(lot.expiresAt);
+    if (idem && isKept(reply.status)) due.push(now + REPLY_RETENTION_MS);
+    let alarm: number | null = null;
+    let next = a;
+    if (due.length) {
+      const wanted = Math.min(...due, ...(a.alarmAt !== null && a.alarmAt > now ? [a.alarmAt] : []));
+      if (!this.alarmConfirmed || a.alarmAt === null || wanted < a.alarmAt || a.alarmAt <= now - 60_000) {
+        alarm = wanted;
+        next = { ...a, alarmAt: wanted };
+      }
+    }
+    const wrote = step !== null && (step.entries.length || step.lots.length || step.holds.length || step.events.length);
+    if (touched || wrote || next !== a) this.store.saveAccount(next);
+    return { wire, alarm };
+  }
+
+  private async armAlarm(at: number | null): Promise<void> {
+    if (at === null) return;
+    await this.ctx.storage.setAlarm(at);
+    this.alarmConfirmed = true;
+  }
+
+  // ---- the alarm: expiry, history shipping, pruning -----------------------------------------------
+
+  override async alarm(): Promise<void> {
+    const now = this.clock();
+    let retryAt: number | null = null;
+    let more = false;
+    try {
+      if (!this.store.account()) return;
+      await this.mutate(null, undefined, (state, t) => rules.settle(state, t), () => ({ status: 200, body: {} }));
+      more = await this.ship();
+      this.store.pruneReplies(now - REPLY_RETENTION_MS, PRUNE_BATCH);
+      this.shipFailures = 0;
+    } catch (err) {
+      // D1 down or slow: the outbox keeps every entry; try again with a growing pause.
+      this.shipFailures++;
+      retryAt = now + Math.min(MAX_RETRY_MS, 1000 * 2 ** Math.min(this.shipFailures - 1, 6));
+      console.error(`ledger ${this.ctx.id.name ?? this.ctx.id}: shipping history failed (attempt ${this.shipFailures})`, err);
+    } finally {
+      await this.rearm(now, retryAt, more);
+    }
+  }
+
+  /** Sends unshipped entries, events and the directory row to D1, then advances the cursors. */
+  private async ship(): Promise<boolean> {
+    const a = this.store.account();
+    if (!a) return false;
+    const entries = this.store.journalAfter(a.shippedSeq, SHIP_ENTRIES);
+    const events = this.store.eventsAfter(a.shippedEventSeq, SHIP_EVENTS);
+    const directoryDue = a.directoryVersion > a.shippedDirectoryVersion;
+    if (!entries.length && !events.length && !directoryDue) return false;
+    const state = this.store.loadState(a);
+    const now = this.clock();
+    const expiry = nextExpiry(state.lots, now);
+    await shipToD1(this.env.DB, a, entries, events, {
+      balance: totals(state, now).balance,
+      nextExpiryAt: expiry?.at ?? null,
+      lastSeq: entries.at(-1)?.seq ?? a.shippedSeq,
+    });
+    this.ctx.storage.transactionSync(() => {
+      const fresh = this.store.account() as AccountRecord;
+      this.store.saveAccount({
+        ...fresh,
+        shippedSeq: Math.max(fresh.shippedSeq, entries.at(-1)?.seq ?? 0),
+        shippedEventSeq: Math.max(fresh.shippedEventSeq, events.at(-1)?.seq ?? 0),
+        shippedDirectoryVersion: Math.max(fresh.shippedDirectoryVersion, a.directoryVersion),
+      });
+    });
+    return entries.length === SHIP_ENTRIES || events.length === SHIP_EVENTS;
+  }
+
+  /** Sets the next alarm from what is actually pending, whatever happened in this run. */
+  private async rearm(now: number, retryAt: number | null, more: boolean): Promise<void> {
+    const a = this.store.account();
+    if (!a) return;
+    const due: number[] = [];
+    if (retryAt !== null) due.push(retryAt);
+    else {
+      if (more) due.push(now);
+      const unshipped =
+        this.store.lastSeq() > a.shippedSeq ||
+        this.store.lastEventSeq() > a.shippedEventSeq ||
+        a.directoryVersion > a.shippedDirectoryVersion;
+      if (unshipped) due.push(now + FLUSH_DELAY_MS);
+    }
+    const expiring = this.store.nextDue();
+    if (expiring !== null) due.push(expiring);
+    const oldest = this.store.oldestReplyAt();
+    if (oldest !== null) due.push(oldest + REPLY_RETENTION_MS);
+    const at = due.length ? Math.max(now, Math.min(...due)) : null;
+    this.ctx.storage.transactionSync(() => this.store.saveAccount({ ...(this.store.account() as AccountRecord), alarmAt: at }));
+    if (at !== null) await this.armAlarm(at);
+  }
+
+  // ---- for tests and reconciliation ---------------------------------------------------------------
+
+  /** Σ journal amounts, for checking `balance = Σ entries` from outside. */
+  async audit(): Promise<{ journalSum: number; balance: number; shippedSeq: number; lastSeq: number } | null> {
+    const a = this.store.account();
+    if (!a) return null;
+    const now = this.clock();
+    return {
+      journalSum: this.store.journalSum(),
+      balance: totals(this.store.loadState(a), now).balance,
+      shippedSeq: a.shippedSeq,
+      lastSeq: this.store.lastSeq(),
+    };
+  }
+}

@@ -1,0 +1,74 @@
+import { add } from "./money";
+import type { Limits, Spend } from "./types";
+
+// Formatting a date in a time zone is the one costly step here, so formatters are made once per zone.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The calendar day ("2026-11-24") of an instant in the account's zone (UTC when none is set). */
+export function dayKey(now: number, timeZone: string | null): string {
+  if (timeZone === null) return new Date(now).toISOString().slice(0, 10);
+  // en-CA formats as YYYY-MM-DD.
+  return formatter(timeZone).format(new Date(now));
+}
+
+export function periodKeys(now: number, timeZone: string | null): { dayKey: string; monthKey: string } {
+  const day = dayKey(now, timeZone);
+  return { dayKey: day, monthKey: day.slice(0, 7) };
+}
+
+/** Spend counters as of `now`: a counter of a past day or month starts again from zero. */
+export function currentSpend(spend: Spend, now: number, timeZone: string | null): Spend {
+  const keys = periodKeys(now, timeZone);
+  if (keys.dayKey === spend.dayKey && keys.monthKey === spend.monthKey) return spend;
+  return {
+    dayKey: keys.dayKey,
+    day: keys.dayKey === spend.dayKey ? spend.day : 0,
+    monthKey: keys.monthKey,
+    month: keys.monthKey === spend.monthKey ? spend.month : 0,
+  };
+}
+
+export function addSpend(spend: Spend, amount: number): Spend {
+  return { ...spend, day: add(spend.day, amount), month: add(spend.month, amount) };
+}
+
+export interface LimitBreach {
+  period: "daily" | "monthly";
+  limit: number;
+  /** Spent plus reserved by active holds in the period. */
+  committed: number;
+}
+
+/**
+ * Whether spending `amount` more would pass a limit. Active holds count as committed spend: a hold
+ * is a promise to spend, so holds cannot be used to slip past a limit.
+ */
+export function limitBreach(limits: Limits, spend: Spend, held: number, amount: number): LimitBreach | null {
+  if (limits.daily !== null) {
+    const committed = add(spend.day, held);
+    if (add(committed, amount) > limits.daily) return { period: "daily", limit: limits.daily, committed };
+  }
+  if (limits.monthly !== null) {
+    const committed = add(spend.month, held);
+    if (add(committed, amount) > limits.monthly) return { period: "monthly", limit: limits.monthly, committed };
+  }
+  return null;
+}

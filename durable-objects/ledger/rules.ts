@@ -1,0 +1,221 @@
+// The ledger's rules. Each takes the loaded state and a request and returns a Step: the next state,
+// the rows to write and the outcome. They never read a clock or a database: `now` and new ids come in.
+
+import { Draft, type Totals } from "./draft";
+import { addSpend, currentSpend, limitBreach } from "./limits";
+import { burn, burnOrder } from "./lots";
+import { add, sub } from "./money";
+import type { Hold, LedgerError, LedgerState, LotSource, Step } from "./types";
+
+/** Writes the expiry of every lot and hold whose time has come. Balances already ignore them; this makes
+ * the journal say so. */
+function settleInto(draft: Draft): void {
+  const now = draft.now;
+  const due = draft.state.lots.filter((lot) => lot.remaining > 0 && lot.expiresAt !== null && lot.expiresAt <= now);
+  for (const lot of [...due].sort(burnOrder)) {
+    draft.putLot({ ...lot, remaining: 0 });
+    draft.entry("expire", -lot.remaining, {
+      lotId: lot.id,
+      description: `${lot.remaining} credits from ${lot.source} expired`,
+      metadata: { expired_at: new Date(lot.expiresAt as number).toISOString(), source: lot.source },
+    });
+    draft.event("credits.expired", { lot_id: lot.id, amount: lot.remaining, source: lot.source });
+  }
+  for (const hold of draft.state.holds) {
+    if (hold.status !== "active" || hold.expiresAt > now) continue;
+    draft.putHold({ ...hold, status: "expired" });
+    draft.entry("hold_expire", 0, { holdId: hold.id, reserved: hold.amount, operation: hold.operation });
+    draft.event("hold.expired", { hold_id: hold.id, amount: hold.amount });
+  }
+}
+
+/** Raises `balance.low` the moment the balance falls below the threshold, once per crossing. */
+function checkLowBalance(draft: Draft): void {
+  const threshold = draft.state.settings.lowBalanceThreshold;
+  const { balance } = draft.totals();
+  const isLow = threshold !== null && balance < threshold;
+  if (isLow && !draft.state.isLow) draft.event("balance.low", { balance, threshold });
+  if (isLow !== draft.state.isLow) draft.state = { ...draft.state, isLow };
+}
+
+function spendNow(draft: Draft) {
+  return currentSpend(draft.state.spend, draft.now, draft.state.settings.timeZone);
+}
+
+function refusal(type: LedgerError["type"], message: string, amount: number, t: Totals, extra = {}): LedgerError {
+  return { type, message, details: { required: amount, available: t.available, ...extra } };
+}
+
+/**
+ * The checks before credits can be committed, in the order the contract fixes: debt, then limits,
+ * then funds. A limit refusal is reported as an event once per period.
+ */
+export function checkSpendable(draft: Draft, amount: number): LedgerError | null {
+  const t = draft.totals();
+  if (t.balance < 0) {
+    return refusal("account_in_debt", `The account owes ${t.debt} credits; add credits before spending.`, amount, t, { debt: t.debt });
+  }
+  const spend = spendNow(draft);
+  const breach = limitBreach(draft.state.settings.limits, spend, t.held, amount);
+  if (breach) {
+    const key = `${breach.period}:${breach.period === "daily" ? spend.dayKey : spend.monthKey}`;
+    if (draft.state.limitNotice !== key) {
+      draft.state = { ...draft.state, limitNotice: key };
+      draft.event("spending_limit.reached", { period: breach.period, limit: breach.limit, committed: breach.committed });
+    }
+    return refusal(
+      "spending_limit_exceeded",
+      `This would pass the ${breach.period} spending limit of ${breach.limit} (${breach.committed} already spent or held).`,
+      amount,
+      t,
+      { period: breach.period, limit: breach.limit, spent: breach.committed },
+    );
+  }
+  if (amount > t.available) {
+    return refusal("insufficient_credits", `This costs ${amount} credits but ${t.available} are available.`, amount, t);
+  }
+  return null;
+}
+
+/** Burns `amount` from live lots; what they cannot cover becomes debt. Returns the new debt part. */
+function spendCredits(draft: Draft, amount: number): number {
+  const b = burn(draft.state.lots, amount, draft.now);
+  draft.putLots(b.lots, b.changed);
+  const spend = addSpend(spendNow(draft), amount);
+  draft.state = { ...draft.state, debt: add(draft.state.debt, b.shortfall), spend };
+  return b.shortfall;
+}
+
+export interface Charge {
+  amount: number;
+  operation: string | null;
+  quantities: Record<string, number> | null;
+  description: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+export function settle(state: LedgerState, now: number): Step<Totals> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  checkLowBalance(draft);
+  return draft.done(draft.totals());
+}
+
+export interface GrantInput {
+  lotId: string;
+  amount: number;
+  source: LotSource;
+  expiresAt: number | null;
+  priority: number;
+  reference: string | null;
+  description: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+/** Adds a lot. Debt is paid first: the lot keeps only what is left after the debt. */
+export function grant(state: LedgerState, input: GrantInput, now: number): Step<Totals & { lotId: string; debtPaid: number }> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  if (input.expiresAt !== null && input.expiresAt <= now) {
+    return draft.refuse({ type: "invalid_request", message: "expires_at must be in the future.", details: { field: "expires_at" } });
+  }
+  const debtPaid = Math.min(draft.state.debt, input.amount);
+  draft.state = { ...draft.state, debt: sub(draft.state.debt, debtPaid) };
+  draft.putLot({
+    id: input.lotId,
+    source: input.source,
+    amount: input.amount,
+    remaining: sub(input.amount, debtPaid),
+    expiresAt: input.expiresAt,
+    priority: input.priority,
+    createdAt: now,
+    reference: input.reference,
+  });
+  draft.entry("grant", input.amount, {
+    lotId: input.lotId,
+    description: input.description,
+    metadata: debtPaid > 0 ? { ...input.metadata, debt_paid: debtPaid } : input.metadata,
+  });
+  checkLowBalance(draft);
+  return draft.done({ ...draft.totals(), lotId: input.lotId, debtPaid });
+}
+
+export function debit(state: LedgerState, charge: Charge, now: number): Step<Totals> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  const refused = checkSpendable(draft, charge.amount);
+  if (refused) return draft.refuse(refused);
+  spendCredits(draft, charge.amount);
+  draft.entry("debit", -charge.amount, charge);
+  checkLowBalance(draft);
+  return draft.done(draft.totals());
+}
+
+export interface HoldInput extends Charge {
+  holdId: string;
+  ttlMs: number;
+}
+
+export function placeHold(state: LedgerState, input: HoldInput, now: number): Step<Totals & { hold: Hold }> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  const refused = checkSpendable(draft, input.amount);
+  if (refused) return draft.refuse(refused);
+  const hold: Hold = {
+    id: input.holdId,
+    amount: input.amount,
+    status: "active",
+    operation: input.operation,
+    createdAt: now,
+    expiresAt: now + input.ttlMs,
+  };
+  draft.putHold(hold);
+  draft.entry("hold", 0, { ...input, holdId: hold.id, reserved: hold.amount });
+  return draft.done({ ...draft.totals(), hold });
+}
+
+function findActiveHold(draft: Draft, holdId: string): Hold | LedgerError {
+  const hold = draft.state.holds.find((h) => h.id === holdId);
+  if (!hold) return { type: "hold_not_found", message: `No hold ${holdId} on this account.` };
+  if (hold.status !== "active") {
+    return { type: "hold_not_active", message: `Hold ${holdId} is already ${hold.status}.`, details: { status: hold.status } };
+  }
+  return hold;
+}
+
+export interface CaptureResult extends Totals {
+  cost: number;
+  released: number;
+  overrun: number;
+}
+
+/**
+ * Captures a hold with the actual cost, once. The work already happened, so a capture never fails
+ * for lack of credits: beyond the hold it takes what is left, and what is still missing becomes debt.
+ */
+export function captureHold(state: LedgerState, holdId: string, charge: Charge, now: number): Step<CaptureResult> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  const hold = findActiveHold(draft, holdId);
+  if (!("status" in hold)) return draft.refuse(hold);
+  draft.putHold({ ...hold, status: "captured" });
+  const overrun = spendCredits(draft, charge.amount);
+  draft.entry("capture", -charge.amount, {
+    ...charge,
+    operation: charge.operation ?? hold.operation,
+    holdId: hold.id,
+    reserved: hold.amount,
+  });
+  checkLowBalance(draft);
+  return draft.done({ ...draft.totals(), cost: charge.amount, released: Math.max(0, hold.amount - charge.amount), overrun });
+}
+
+export function releaseHold(state: LedgerState, holdId: string, now: number): Step<Totals & { released: number }> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  const hold = findActiveHold(draft, holdId);
+  if (!("status" in hold)) return draft.refuse(hold);
+  draft.putHold({ ...hold, status: "released" });
+  draft.entry("release", 0, { holdId: hold.id, reserved: hold.amount, operation: hold.operation });
+  return draft.done({ ...draft.totals(), released: hold.amount });
+}

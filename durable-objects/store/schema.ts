@@ -1,0 +1,92 @@
+// The object's own SQLite schema. Each migration runs once, in order, inside the constructor's
+// synchronous startup; `schema_version` in the object's storage records how far it got.
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE account (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    name TEXT,
+    email TEXT,
+    metadata TEXT,
+    time_zone TEXT,
+    debt INTEGER NOT NULL DEFAULT 0,
+    daily_limit INTEGER,
+    monthly_limit INTEGER,
+    low_balance_threshold INTEGER,
+    is_low INTEGER NOT NULL DEFAULT 0,
+    limit_notice TEXT,
+    spend_day_key TEXT NOT NULL DEFAULT '',
+    spend_day INTEGER NOT NULL DEFAULT 0,
+    spend_month_key TEXT NOT NULL DEFAULT '',
+    spend_month INTEGER NOT NULL DEFAULT 0,
+    shipped_seq INTEGER NOT NULL DEFAULT 0,
+    shipped_event_seq INTEGER NOT NULL DEFAULT 0,
+    directory_version INTEGER NOT NULL DEFAULT 1,
+    shipped_directory_version INTEGER NOT NULL DEFAULT 0,
+    alarm_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE lots (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    remaining INTEGER NOT NULL,
+    expires_at INTEGER,
+    priority INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    reference TEXT
+  );
+  CREATE INDEX lots_live ON lots (expires_at) WHERE remaining > 0;
+  CREATE TABLE holds (
+    id TEXT PRIMARY KEY,
+    amount INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    operation TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX holds_active ON holds (expires_at) WHERE status = 'active';
+  CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    balance_after INTEGER NOT NULL,
+    operation TEXT,
+    quantities TEXT,
+    hold_id TEXT,
+    lot_id TEXT,
+    reserved INTEGER,
+    description TEXT,
+    metadata TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE idempotency (
+    key TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE operation_stats (
+    operation TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    credits INTEGER NOT NULL
+  );
+  `,
+];
+
+export function migrate(sql: SqlStorage, storage: DurableObjectStorage): void {
+  const version = storage.kv.get<number>("schema_version") ?? 0;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    sql.exec(MIGRATIONS[v] as string);
+    storage.kv.put("schema_version", v + 1);
+  }
+}

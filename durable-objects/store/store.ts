@@ -1,0 +1,349 @@
+// Reads the ledger state out of the object's SQLite and writes back exactly what a rule changed.
+// Every method is synchronous: the object calls them inside one transactionSync.
+
+import type { EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Step } from "../ledger/types";
+
+export interface AccountRecord {
+  id: string;
+  /** A random per-account tag that makes entry ids globally unique without storing them. */
+  tag: string;
+  name: string | null;
+  email: string | null;
+  metadata: Record<string, unknown> | null;
+  timeZone: string | null;
+  debt: number;
+  dailyLimit: number | null;
+  monthlyLimit: number | null;
+  lowBalanceThreshold: number | null;
+  isLow: boolean;
+  limitNotice: string | null;
+  spendDayKey: string;
+  spendDay: number;
+  spendMonthKey: string;
+  spendMonth: number;
+  shippedSeq: number;
+  shippedEventSeq: number;
+  directoryVersion: number;
+  shippedDirectoryVersion: number;
+  alarmAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
+const parse = <T>(value: SqlStorageValue): T | null => (typeof value === "string" ? (JSON.parse(value) as T) : null);
+const num = (value: SqlStorageValue): number => value as number;
+const numOrNull = (value: SqlStorageValue): number | null => (value === null ? null : (value as number));
+const strOrNull = (value: SqlStorageValue): string | null => (value === null ? null : (value as string));
+
+function toAccount(r: Row): AccountRecord {
+  return {
+    id: r.id as string,
+    tag: r.tag as string,
+    name: strOrNull(r.name!),
+    email: strOrNull(r.email!),
+    metadata: parse(r.metadata!),
+    timeZone: strOrNull(r.time_zone!),
+    debt: num(r.debt!),
+    dailyLimit: numOrNull(r.daily_limit!),
+    monthlyLimit: numOrNull(r.monthly_limit!),
+    lowBalanceThreshold: numOrNull(r.low_balance_threshold!),
+    isLow: r.is_low === 1,
+    limitNotice: strOrNull(r.limit_notice!),
+    spendDayKey: r.spend_day_key as string,
+    spendDay: num(r.spend_day!),
+    spendMonthKey: r.spend_month_key as string,
+    spendMonth: num(r.spend_month!),
+    shippedSeq: num(r.shipped_seq!),
+    shippedEventSeq: num(r.shipped_event_seq!),
+    directoryVersion: num(r.directory_version!),
+    shippedDirectoryVersion: num(r.shipped_directory_version!),
+    alarmAt: numOrNull(r.alarm_at!),
+    createdAt: num(r.created_at!),
+    updatedAt: num(r.updated_at!),
+  };
+}
+
+function toLot(r: Row): Lot {
+  return {
+    id: r.id as string,
+    source: r.source as LotSource,
+    amount: num(r.amount!),
+    remaining: num(r.remaining!),
+    expiresAt: numOrNull(r.expires_at!),
+    priority: num(r.priority!),
+    createdAt: num(r.created_at!),
+    reference: strOrNull(r.reference!),
+  };
+}
+
+function toHold(r: Row): Hold {
+  return {
+    id: r.id as string,
+    amount: num(r.amount!),
+    status: r.status as HoldStatus,
+    operation: strOrNull(r.operation!),
+    createdAt: num(r.created_at!),
+    expiresAt: num(r.expires_at!),
+  };
+}
+
+export function entryId(tag: string, seq: number): string {
+  return `ent_${tag}_${seq}`;
+}
+
+export function eventId(tag: string, seq: number): string {
+  return `evt_${tag}_${seq}`;
+}
+
+export interface JournalRow extends EntryDraft {
+  seq: number;
+}
+
+export interface EventRow extends EventDraft {
+  seq: number;
+}
+
+export interface StoredReply {
+  fingerprint: string;
+  reply: string;
+}
+
+export class LedgerStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  account(): AccountRecord | null {
+    const rows = this.sql.exec("SELECT * FROM account WHERE singleton = 1").toArray();
+    return rows[0] ? toAccount(rows[0]) : null;
+  }
+
+  createAccount(id: string, tag: string, now: number): void {
+    this.sql.exec(
+      "INSERT INTO account (singleton, id, tag, created_at, updated_at) VALUES (1, ?, ?, ?, ?)",
+      id,
+      tag,
+      now,
+      now,
+    );
+  }
+
+  /** Saves the account's own fields (profile, settings, outbox cursors); the directory copy follows. */
+  saveAccount(a: AccountRecord): void {
+    this.sql.exec(
+      `UPDATE account SET name = ?, email = ?, metadata = ?, time_zone = ?, debt = ?, daily_limit = ?,
+        monthly_limit = ?, low_balance_threshold = ?, is_low = ?, limit_notice = ?, spend_day_key = ?,
+        spend_day = ?, spend_month_key = ?, spend_month = ?, shipped_seq = ?, shipped_event_seq = ?,
+        directory_version = ?, shipped_directory_version = ?, alarm_at = ?, updated_at = ?
+       WHERE singleton = 1`,
+      a.name,
+      a.email,
+      json(a.metadata),
+      a.timeZone,
+      a.debt,
+      a.dailyLimit,
+      a.monthlyLimit,
+      a.lowBalanceThreshold,
+      a.isLow ? 1 : 0,
+      a.limitNotice,
+      a.spendDayKey,
+      a.spendDay,
+      a.spendMonthKey,
+      a.spendMonth,
+      a.shippedSeq,
+      a.shippedEventSeq,
+      a.directoryVersion,
+      a.shippedDirectoryVersion,
+      a.alarmAt,
+      a.updatedAt,
+    );
+  }
+
+  /** The state a rule needs. `holdId` adds that hold whatever its status, so a rule can say why it is not active. */
+  loadState(a: AccountRecord, holdId?: string): LedgerState {
+    const lots = this.sql.exec("SELECT * FROM lots WHERE remaining > 0").toArray().map(toLot);
+    const holds = this.sql.exec("SELECT * FROM holds WHERE status = 'active'").toArray().map(toHold);
+    if (holdId !== undefined && !holds.some((h) => h.id === holdId)) {
+      const row = this.sql.exec("SELECT * FROM holds WHERE id = ?", holdId).toArray()[0];
+      if (row) holds.push(toHold(row));
+    }
+    return {
+      debt: a.debt,
+      lots,
+      holds,
+      settings: {
+        limits: { daily: a.dailyLimit, monthly: a.monthlyLimit },
+        timeZone: a.timeZone,
+        lowBalanceThreshold: a.lowBalanceThreshold,
+      },
+      spend: { dayKey: a.spendDayKey, day: a.spendDay, monthKey: a.spendMonthKey, month: a.spendMonth },
+      isLow: a.isLow,
+      limitNotice: a.limitNotice,
+    };
+  }
+
+  /** Writes what the step changed. Returns the account as it now stands (not yet saved) and the new entries' seqs. */
+  persist(a: AccountRecord, step: Step<unknown>, now: number): { account: AccountRecord; seqs: number[] } {
+    const seqs: number[] = [];
+    for (const lot of step.lots) {
+      this.sql.exec(
+        `INSERT INTO lots (id, source, amount, remaining, expires_at, priority, created_at, reference)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining`,
+        lot.id,
+        lot.source,
+        lot.amount,
+        lot.remaining,
+        lot.expiresAt,
+        lot.priority,
+        lot.createdAt,
+        lot.reference,
+      );
+    }
+    for (const hold of step.holds) {
+      this.sql.exec(
+        `INSERT INTO holds (id, amount, status, operation, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status`,
+        hold.id,
+        hold.amount,
+        hold.status,
+        hold.operation,
+        hold.createdAt,
+        hold.expiresAt,
+      );
+    }
+    for (const e of step.entries) {
+      const inserted = this.sql.exec(
+        `INSERT INTO journal (kind, amount, balance_after, operation, quantities, hold_id, lot_id, reserved,
+          description, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+        e.kind,
+        e.amount,
+        e.balanceAfter,
+        e.operation,
+        json(e.quantities),
+        e.holdId,
+        e.lotId,
+        e.reserved,
+        e.description,
+        json(e.metadata),
+        e.createdAt,
+      );
+      seqs.push(num(inserted.one().seq!));
+      if (e.operation !== null && (e.kind === "debit" || e.kind === "capture")) {
+        this.sql.exec(
+          `INSERT INTO operation_stats (operation, count, credits) VALUES (?, 1, ?)
+           ON CONFLICT (operation) DO UPDATE SET count = count + 1, credits = credits + excluded.credits`,
+          e.operation,
+          -e.amount,
+        );
+      }
+    }
+    for (const ev of step.events) {
+      this.sql.exec("INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)", ev.type, JSON.stringify(ev.data), ev.createdAt);
+    }
+    const s = step.state;
+    const changed = step.entries.length > 0 || step.lots.length > 0;
+    const account: AccountRecord = {
+      ...a,
+      debt: s.debt,
+      isLow: s.isLow,
+      limitNotice: s.limitNotice,
+      spendDayKey: s.spend.dayKey,
+      spendDay: s.spend.day,
+      spendMonthKey: s.spend.monthKey,
+      spendMonth: s.spend.month,
+      // The directory in D1 carries the balance, so any change to credits makes it due for a refresh.
+      directoryVersion: changed ? a.directoryVersion + 1 : a.directoryVersion,
+      updatedAt: now,
+    };
+    return { account, seqs };
+  }
+
+  lastSeq(): number {
+    return num(this.sql.exec("SELECT coalesce(max(seq), 0) AS s FROM journal").one().s!);
+  }
+
+  lastEventSeq(): number {
+    return num(this.sql.exec("SELECT coalesce(max(seq), 0) AS s FROM events").one().s!);
+  }
+
+  journalAfter(seq: number, limit: number): JournalRow[] {
+    return this.sql
+      .exec("SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit)
+      .toArray()
+      .map((r) => ({
+        seq: num(r.seq!),
+        kind: r.kind as string,
+        amount: num(r.amount!),
+        balanceAfter: num(r.balance_after!),
+        operation: strOrNull(r.operation!),
+        quantities: parse(r.quantities!),
+        holdId: strOrNull(r.hold_id!),
+        lotId: strOrNull(r.lot_id!),
+        reserved: numOrNull(r.reserved!),
+        description: strOrNull(r.description!),
+        metadata: parse(r.metadata!),
+        createdAt: num(r.created_at!),
+      }));
+  }
+
+  eventsAfter(seq: number, limit: number): EventRow[] {
+    return this.sql
+      .exec("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit)
+      .toArray()
+      .map((r) => ({
+        seq: num(r.seq!),
+        type: r.type as EventRow["type"],
+        data: parse<Record<string, unknown>>(r.data!) ?? {},
+        createdAt: num(r.created_at!),
+      }));
+  }
+
+  journalSum(): number {
+    return num(this.sql.exec("SELECT coalesce(sum(amount), 0) AS s FROM journal").one().s!);
+  }
+
+  operationAverage(operation: string): { count: number; credits: number } | null {
+    const row = this.sql.exec("SELECT count, credits FROM operation_stats WHERE operation = ?", operation).toArray()[0];
+    return row ? { count: num(row.count!), credits: num(row.credits!) } : null;
+  }
+
+  storedReply(key: string): StoredReply | null {
+    const row = this.sql.exec("SELECT fingerprint, reply FROM idempotency WHERE key = ?", key).toArray()[0];
+    return row ? { fingerprint: row.fingerprint as string, reply: row.reply as string } : null;
+  }
+
+  storeReply(key: string, fingerprint: string, reply: string, now: number): void {
+    this.sql.exec("INSERT INTO idempotency (key, fingerprint, reply, created_at) VALUES (?, ?, ?, ?)", key, fingerprint, reply, now);
+  }
+
+  /** Forgets idempotency keys older than `before`, oldest first, a bounded batch at a time. */
+  pruneReplies(before: number, batch: number): number {
+    return this.sql.exec(
+      // Rows are appended in time order, so the oldest `batch` rows are the only candidates: this never
+      // scans the whole table when nothing is old enough.
+      `DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency ORDER BY rowid LIMIT ?) AND created_at < ?`,
+      batch,
+      before,
+    ).rowsWritten;
+  }
+
+  oldestReplyAt(): number | null {
+    const row = this.sql.exec("SELECT created_at FROM idempotency ORDER BY rowid LIMIT 1").toArray()[0];
+    return row ? num(row.created_at!) : null;
+  }
+
+  hold(id: string): Hold | null {
+    const row = this.sql.exec("SELECT * FROM holds WHERE id = ?", id).toArray()[0];
+    return row ? toHold(row) : null;
+  }
+
+  /** The next instant something is due on its own: an active hold or a live lot expiring. */
+  nextDue(): number | null {
+    const hold = this.sql.exec("SELECT min(expires_at) AS t FROM holds WHERE status = 'active'").one().t ?? null;
+    const lot = this.sql.exec("SELECT min(expires_at) AS t FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL").one().t ?? null;
+    const times = [hold, lot].filter((t): t is number => typeof t === "number");
+    return times.length ? Math.min(...times) : null;
+  }
+}

@@ -1,0 +1,57 @@
+// The JSON shapes of API.md, built from the ledger state. Times leave as ISO-8601 strings.
+
+import { activeHolds, totals } from "./ledger/draft";
+import { currentSpend } from "./ledger/limits";
+import { isLive, nextExpiry } from "./ledger/lots";
+import type { LedgerState } from "./ledger/types";
+import type { AccountRecord } from "./store/store";
+
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function accountView(a: AccountRecord, state: LedgerState, now: number) {
+  const t = totals(state, now);
+  const spend = currentSpend(state.spend, now, a.timeZone);
+  const expiry = nextExpiry(state.lots, now);
+  return {
+    id: a.id,
+    name: a.name,
+    email: a.email,
+    metadata: a.metadata,
+    time_zone: a.timeZone,
+    balance: t.balance,
+    available: t.available,
+    held: t.held,
+    debt: t.debt,
+    lots: state.lots
+      .filter((lot) => isLive(lot, now))
+      .map((lot) => ({
+        id: lot.id,
+        source: lot.source,
+        amount: lot.amount,
+        remaining: lot.remaining,
+        expires_at: iso(lot.expiresAt),
+        priority: lot.priority,
+        created_at: iso(lot.createdAt),
+      })),
+    holds: activeHolds(state.holds, now).map((hold) => ({
+      id: hold.id,
+      amount: hold.amount,
+      operation: hold.operation,
+      expires_at: iso(hold.expiresAt),
+      created_at: iso(hold.createdAt),
+    })),
+    limits: {
+      daily: a.dailyLimit,
+      monthly: a.monthlyLimit,
+      spent_today: spend.day,
+      spent_this_month: spend.month,
+      time_zone: a.timeZone ?? "UTC",
+    },
+    low_balance: { threshold: a.lowBalanceThreshold, is_low: a.isLow },
+    auto_recharge: null,
+    next_expiry: expiry ? { at: iso(expiry.at), amount: expiry.amount } : null,
+    created_at: iso(a.createdAt),
+  };
+}
+
+export type AccountView = ReturnType<typeof accountView>;

@@ -1,0 +1,43 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { priceCharge } from "../catalog/prices";
+import { requireScope } from "../http/auth";
+import { idempotency } from "../http/idempotency";
+import { newRouter } from "../http/router";
+import { send } from "../http/send";
+import { ledgerOf } from "./ledger";
+import { AccountIdParam, ChargeBody, errors, jsonBody, jsonResponse } from "./schemas";
+
+const Debit = z
+  .object({ entry_id: z.string(), cost: z.number().int(), balance: z.number().int(), available: z.number().int() })
+  .openapi("Debit");
+
+export const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().min(1).max(255).optional().openapi({ description: "Required. 1-255 printable characters." }),
+});
+
+export const debits = newRouter();
+
+debits.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/accounts/{id}/debits",
+    summary: "Spend credits now (an exact amount or a priced operation)",
+    middleware: [requireScope("write")] as const,
+    request: { params: AccountIdParam, headers: IdempotencyHeader, body: jsonBody(ChargeBody) },
+    responses: { 201: jsonResponse(Debit, "Debited"), ...errors(400, 401, 402, 403, 404, 409, 413) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const idem = await idempotency(c, `debit:${id}`, body);
+    const priced = await priceCharge(c.env, body);
+    const reply = await ledgerOf(c.env, id).debit(idem, {
+      amount: priced.amount,
+      operation: priced.operation,
+      quantities: priced.quantities,
+      description: body.description ?? null,
+      metadata: body.metadata ?? null,
+    });
+    return send(c, reply);
+  },
+);

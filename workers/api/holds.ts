@@ -1,0 +1,109 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { priceCharge } from "../catalog/prices";
+import { requireScope } from "../http/auth";
+import { ApiError } from "../http/errors";
+import { idempotency } from "../http/idempotency";
+import { newRouter } from "../http/router";
+import { send } from "../http/send";
+import { IdempotencyHeader } from "./debits";
+import { ledgerOf } from "./ledger";
+import { AccountIdParam, CaptureBody, errors, HoldBody, HoldParams, jsonBody, jsonResponse } from "./schemas";
+
+export const DEFAULT_HOLD_TTL_SECONDS = 900;
+
+const Hold = z
+  .object({ hold_id: z.string(), amount: z.number().int(), expires_at: z.string(), available: z.number().int() })
+  .passthrough()
+  .openapi("Hold");
+const Capture = z
+  .object({
+    entry_id: z.string(),
+    cost: z.number().int(),
+    released: z.number().int(),
+    overrun: z.number().int(),
+    balance: z.number().int(),
+    available: z.number().int(),
+  })
+  .passthrough()
+  .openapi("Capture");
+const Release = z.object({ released: z.number().int(), available: z.number().int() }).passthrough().openapi("Release");
+
+export const holds = newRouter();
+
+holds.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/accounts/{id}/holds",
+    summary: "Reserve credits for work whose final cost is not known yet",
+    middleware: [requireScope("write")] as const,
+    request: { params: AccountIdParam, headers: IdempotencyHeader, body: jsonBody(HoldBody) },
+    responses: { 201: jsonResponse(Hold, "Held"), ...errors(400, 401, 402, 403, 404, 409, 413) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const idem = await idempotency(c, `hold:${id}`, body);
+    const priced = await priceCharge(c.env, body);
+    const reply = await ledgerOf(c.env, id).hold(idem, {
+      amount: priced.amount,
+      operation: priced.operation,
+      quantities: priced.quantities,
+      description: body.description ?? null,
+      metadata: body.metadata ?? null,
+      ttlSeconds: body.ttl_seconds ?? DEFAULT_HOLD_TTL_SECONDS,
+    });
+    return send(c, reply);
+  },
+);
+
+holds.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/accounts/{id}/holds/{hold_id}/capture",
+    summary: "Charge the actual cost of held work, once; the rest of the hold is released",
+    middleware: [requireScope("write")] as const,
+    request: { params: HoldParams, headers: IdempotencyHeader, body: jsonBody(CaptureBody) },
+    responses: { 200: jsonResponse(Capture, "Captured"), ...errors(400, 401, 403, 404, 409, 413) },
+  }),
+  async (c) => {
+    const { id, hold_id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const idem = await idempotency(c, `capture:${id}:${hold_id}`, body);
+    const ledger = ledgerOf(c.env, id);
+    let operation: string | undefined;
+    if (body.quantities !== undefined) {
+      // Quantities are priced with the operation the hold was placed for.
+      const held = await ledger.holdOperation(hold_id);
+      if (held.status === 404) return send(c, held);
+      operation = (JSON.parse(held.json) as { operation: string | null }).operation ?? undefined;
+      if (!operation) {
+        throw new ApiError(400, "invalid_request", "This hold was placed for an amount, not an operation: capture it with 'amount'.", { field: "quantities" });
+      }
+    }
+    const priced = await priceCharge(c.env, { amount: body.amount, operation, quantities: body.quantities });
+    const reply = await ledger.capture(idem, hold_id, {
+      amount: priced.amount,
+      operation: priced.operation,
+      quantities: priced.quantities,
+      description: body.description ?? null,
+      metadata: body.metadata ?? null,
+    });
+    return send(c, reply);
+  },
+);
+
+holds.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/accounts/{id}/holds/{hold_id}/release",
+    summary: "Let a hold go without charging anything",
+    middleware: [requireScope("write")] as const,
+    request: { params: HoldParams, headers: IdempotencyHeader },
+    responses: { 200: jsonResponse(Release, "Released"), ...errors(400, 401, 403, 404, 409) },
+  }),
+  async (c) => {
+    const { id, hold_id } = c.req.valid("param");
+    const idem = await idempotency(c, `release:${id}:${hold_id}`, {});
+    return send(c, await ledgerOf(c.env, id).release(idem, hold_id));
+  },
+);

@@ -1,0 +1,50 @@
+import { bodyLimit } from "hono/body-limit";
+import { accounts } from "./api/accounts";
+import { keys } from "./api/api-keys";
+import { controls } from "./api/controls";
+import { debits } from "./api/debits";
+import { entries } from "./api/entries";
+import { grants } from "./api/grants";
+import { holds } from "./api/holds";
+import { catalogue } from "./api/packages";
+import { pricing } from "./api/prices";
+import { docsPage } from "./docs/page";
+import { requireKey } from "./http/auth";
+import { ApiError, errorBody, handleError } from "./http/errors";
+import { newRouter } from "./http/router";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
+
+export function createApp() {
+  const app = newRouter();
+  app.onError(handleError);
+  app.notFound((c) => c.json(errorBody("not_found", `No route ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
+
+  app.get("/health", (c) => c.json({ ok: true }));
+
+  app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ApiError(413, "payload_too_large", "The request body is larger than 64 KiB."); } }));
+  app.use("/v1/*", requireKey);
+  app.use("/v1/*", async (c, next) => {
+    // A body sent as text/plain would otherwise read as empty and fail with a misleading message.
+    const type = c.req.header("content-type");
+    const hasBody = c.req.header("content-length") !== undefined && c.req.header("content-length") !== "0";
+    if ((c.req.method === "POST" || c.req.method === "PUT") && hasBody && !JSON_TYPE.test(type ?? "")) {
+      throw new ApiError(415, "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'.");
+    }
+    await next();
+  });
+
+  for (const router of [accounts, pricing, debits, holds, grants, entries, controls, keys, catalogue]) app.route("/", router);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  const info = {
+    title: "Credence",
+    version: "1.0.0",
+    description: "Transparent prepaid credits: quote, hold, capture and debit credits at the edge. Amounts are integers in the smallest credit unit.",
+  };
+  app.doc31("/openapi.json", { openapi: "3.1.0", info, security: [{ bearer: [] }] });
+  app.get("/docs", (c) => c.html(docsPage(app.getOpenAPI31Document({ openapi: "3.1.0", info }) as never)));
+  return app;
+}
