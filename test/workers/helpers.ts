@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 
 export const ADMIN_KEY = env.ADMIN_API_KEY as string;
@@ -48,4 +48,20 @@ export async function account(id: string) {
 
 export function ledger(id: string) {
   return env.LEDGER.get(env.LEDGER.idFromName(id));
+}
+
+/** Runs the object's alarm now (history shipping, expiry), as the runtime would when it comes due. */
+export async function flush(id: string): Promise<boolean> {
+  return runDurableObjectAlarm(ledger(id));
+}
+
+/** The rows D1 holds for an account's history. */
+export async function d1Entries(id: string): Promise<{ kind: string; amount: number; seq: number }[]> {
+  const rows = await env.DB.prepare("SELECT kind, amount, seq FROM ledger_entries WHERE account_id = ? ORDER BY seq").bind(id).all();
+  return rows.results as { kind: string; amount: number; seq: number }[];
+}
+
+/** Balance and Σ journal as the object sees them, to check nothing moved. */
+export async function audit(id: string) {
+  return ledger(id).audit();
 }

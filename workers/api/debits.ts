@@ -12,7 +12,8 @@ const Debit = z
   .openapi("Debit");
 
 export const IdempotencyHeader = z.object({
-  "idempotency-key": z.string().min(1).max(255).optional().openapi({ description: "Required. 1-255 printable characters." }),
+  // Checked by idempotency(), which gives the precise error; declared here for the document.
+  "idempotency-key": z.string().optional().openapi({ description: "Required: 1-255 printable ASCII characters, unique per intended operation." }),
 });
 
 export const debits = newRouter();

@@ -1,0 +1,61 @@
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { AccountLedger } from "../../durable-objects/account-ledger";
+import { account, api, audit, d1Entries, flush, ledger, openAccount } from "./helpers";
+
+describe("the object evicted between hold and capture", () => {
+  it("loses neither the hold nor the credits", async () => {
+    await openAccount("evicted", 500);
+    const hold = await api("POST", "/v1/accounts/evicted/holds", { body: { amount: 200 } });
+    expect(hold.status).toBe(201);
+
+    await evictDurableObject(ledger("evicted"));
+
+    const after = await account("evicted");
+    expect(after.held).toBe(200);
+    expect(after.available).toBe(300);
+    const capture = await api("POST", `/v1/accounts/evicted/holds/${hold.body.hold_id}/capture`, { body: { amount: 150 } });
+    expect(capture.status).toBe(200);
+    expect(capture.body).toMatchObject({ cost: 150, released: 50, overrun: 0, balance: 350, available: 350 });
+    expect(await audit("evicted")).toMatchObject({ journalSum: 350, balance: 350 });
+  });
+});
+
+describe("D1 failing while history ships", () => {
+  it("delays history but loses no entry once D1 recovers", async () => {
+    await openAccount("d1-down", 100);
+    await flush("d1-down");
+    const before = (await d1Entries("d1-down")).length;
+
+    // D1 starts throwing for this object.
+    let failing = true;
+    await runInDurableObject(ledger("d1-down"), (instance: AccountLedger) => {
+      const env = (instance as unknown as { env: { DB: D1Database } }).env;
+      const real = env.DB;
+      env.DB = new Proxy(real, {
+        get(target, prop, receiver) {
+          if (prop === "batch" && failing) return () => Promise.reject(new Error("D1_ERROR: simulated outage"));
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    });
+
+    for (let i = 0; i < 5; i++) {
+      expect((await api("POST", "/v1/accounts/d1-down/debits", { body: { amount: 3 } })).status).toBe(201);
+    }
+    await flush("d1-down");
+    expect((await d1Entries("d1-down")).length).toBe(before);
+    // Debits keep working while D1 is down: it is not on their path.
+    expect((await api("POST", "/v1/accounts/d1-down/debits", { body: { amount: 5 } })).status).toBe(201);
+
+    failing = false;
+    // The failed run armed its own retry: the alarm is still scheduled.
+    expect(await flush("d1-down")).toBe(true);
+    const rows = await d1Entries("d1-down");
+    expect(rows.length).toBe(before + 6);
+    expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => a - b));
+    expect(rows.reduce((sum, r) => sum + r.amount, 0)).toBe(100 - 20);
+    expect(await audit("d1-down")).toMatchObject({ journalSum: 80, balance: 80 });
+  });
+});
