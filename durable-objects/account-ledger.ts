@@ -10,7 +10,7 @@ import { nextExpiry } from "./ledger/lots";
 import { AmountError } from "./ledger/money";
 import * as rules from "./ledger/rules";
 import { checkSpendable } from "./ledger/rules";
-import type { LedgerState, LotSource, Step } from "./ledger/types";
+import type { LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
 import { shipToD1 } from "./store/outbox";
 import { migrate } from "./store/schema";
@@ -40,27 +40,14 @@ export interface AccountProfile {
   timeZone?: string | null;
 }
 
-export interface ChargeInput {
-  amount: number;
-  operation: string | null;
-  quantities: Record<string, number> | null;
-  description: string | null;
-  metadata: Record<string, unknown> | null;
-}
+/** A debit or capture as the Worker sends it: already priced. */
+export type ChargeInput = rules.Charge;
 
 export interface HoldRequest extends ChargeInput {
   ttlSeconds: number;
 }
 
-export interface GrantRequest {
-  amount: number;
-  source: LotSource;
-  expiresAt: number | null;
-  priority: number;
-  reference: string | null;
-  description: string | null;
-  metadata: Record<string, unknown> | null;
-}
+export type GrantRequest = Omit<rules.GrantInput, "lotId">;
 
 export class AccountLedger extends DurableObject<Env> {
   private readonly store: LedgerStore;

@@ -1,11 +1,13 @@
-import type { D1Migration } from "cloudflare:test";
-import type { Env } from "../workers/env";
-
-declare global {
-  namespace Cloudflare {
-    interface Env extends import("../workers/env").Env {
-      TEST_MIGRATIONS: D1Migration[];
-    }
+// Types for the test runtime: `env` from cloudflare:test and `exports` from cloudflare:workers.
+declare namespace Cloudflare {
+  interface Env {
+    DB: D1Database;
+    LEDGER: DurableObjectNamespace<import("../durable-objects/account-ledger").AccountLedger>;
+    ADMIN_API_KEY: string;
+    TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+  }
+  interface GlobalProps {
+    mainModule: typeof import("../workers/index");
+    durableNamespaces: "AccountLedger";
   }
 }
-export type { Env };

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { priceCharge } from "../catalog/prices";
+import { chargeOf, priceCharge } from "../catalog/prices";
 import { requireScope } from "../http/auth";
 import { idempotency } from "../http/idempotency";
 import { newRouter } from "../http/router";
@@ -32,13 +32,7 @@ debits.openapi(
     const body = c.req.valid("json");
     const idem = await idempotency(c, `debit:${id}`, body);
     const priced = await priceCharge(c.env, body);
-    const reply = await ledgerOf(c.env, id).debit(idem, {
-      amount: priced.amount,
-      operation: priced.operation,
-      quantities: priced.quantities,
-      description: body.description ?? null,
-      metadata: body.metadata ?? null,
-    });
+    const reply = await ledgerOf(c.env, id).debit(idem, chargeOf(priced, body));
     return send(c, reply);
   },
 );

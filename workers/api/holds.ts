@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { priceCharge } from "../catalog/prices";
+import { chargeOf, priceCharge } from "../catalog/prices";
 import { requireScope } from "../http/auth";
 import { ApiError } from "../http/errors";
 import { idempotency } from "../http/idempotency";
@@ -45,11 +45,7 @@ holds.openapi(
     const idem = await idempotency(c, `hold:${id}`, body);
     const priced = await priceCharge(c.env, body);
     const reply = await ledgerOf(c.env, id).hold(idem, {
-      amount: priced.amount,
-      operation: priced.operation,
-      quantities: priced.quantities,
-      description: body.description ?? null,
-      metadata: body.metadata ?? null,
+      ...chargeOf(priced, body),
       ttlSeconds: body.ttl_seconds ?? DEFAULT_HOLD_TTL_SECONDS,
     });
     return send(c, reply);
@@ -81,13 +77,7 @@ holds.openapi(
       }
     }
     const priced = await priceCharge(c.env, { amount: body.amount, operation, quantities: body.quantities });
-    const reply = await ledger.capture(idem, hold_id, {
-      amount: priced.amount,
-      operation: priced.operation,
-      quantities: priced.quantities,
-      description: body.description ?? null,
-      metadata: body.metadata ?? null,
-    });
+    const reply = await ledger.capture(idem, hold_id, chargeOf(priced, body));
     return send(c, reply);
   },
 );

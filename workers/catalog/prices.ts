@@ -74,3 +74,14 @@ export async function priceCharge(
   if (!priced.ok) throw new ApiError(400, "invalid_request", priced.message, { field: priced.field });
   return { amount: priced.cost, operation: input.operation, quantities: input.quantities ?? {}, breakdown: priced.breakdown };
 }
+
+/** The charge the object receives: the priced amount plus what the journal should remember. */
+export function chargeOf(priced: Priced, body: { description?: string | undefined; metadata?: Record<string, unknown> | undefined }) {
+  return {
+    amount: priced.amount,
+    operation: priced.operation,
+    quantities: priced.quantities,
+    description: body.description ?? null,
+    metadata: body.metadata ?? null,
+  };
+}
