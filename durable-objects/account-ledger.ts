@@ -6,6 +6,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../workers/env";
 import { randomId } from "./ids";
 import { Draft, totals } from "./ledger/draft";
+import { remainingOperations } from "./ledger/estimates";
+import { rezoneSpend } from "./ledger/limits";
 import { nextExpiry } from "./ledger/lots";
 import { AmountError } from "./ledger/money";
 import * as rules from "./ledger/rules";
@@ -75,12 +77,24 @@ export class AccountLedger extends DurableObject<Env> {
         a = this.store.account() as AccountRecord;
         created = true;
       }
+      const timeZone = profile.timeZone === undefined ? a.timeZone : profile.timeZone;
+      // Moving the calendar must not forget today's spending, or a zone change would reset the limits.
+      const spend = rezoneSpend(
+        { dayKey: a.spendDayKey, day: a.spendDay, monthKey: a.spendMonthKey, month: a.spendMonth },
+        now,
+        a.timeZone,
+        timeZone,
+      );
       a = {
         ...a,
+        spendDayKey: spend.dayKey,
+        spendDay: spend.day,
+        spendMonthKey: spend.monthKey,
+        spendMonth: spend.month,
         name: profile.name === undefined ? a.name : profile.name,
         email: profile.email === undefined ? a.email : profile.email,
         metadata: profile.metadata === undefined ? a.metadata : profile.metadata,
-        timeZone: profile.timeZone === undefined ? a.timeZone : profile.timeZone,
+        timeZone,
         directoryVersion: a.directoryVersion + 1,
         updatedAt: now,
       };
@@ -134,7 +148,7 @@ export class AccountLedger extends DurableObject<Env> {
       const t = totals(state, now);
       const refusal = checkSpendable(new Draft(state, now), input.cost);
       const stats = input.operation ? this.store.operationAverage(input.operation) : null;
-      const unit = stats && stats.count > 0 ? stats.credits / stats.count : input.cost;
+      const average = stats && stats.count > 0 ? stats.credits / stats.count : null;
       return {
         status: 200,
         body: {
@@ -144,8 +158,8 @@ export class AccountLedger extends DurableObject<Env> {
           affordable: refusal === null,
           reason: refusal?.type ?? null,
           available_after: t.available - input.cost,
-          remaining_operations: unit > 0 ? Math.floor(Math.max(0, t.available) / unit) : null,
-          average_cost: stats && stats.count > 0 ? Math.round(unit * 100) / 100 : null,
+          remaining_operations: remainingOperations(t.available, stats, input.cost),
+          average_cost: average === null ? null : Math.round(average * 100) / 100,
           debt: t.debt,
           account_id: a.id,
         },

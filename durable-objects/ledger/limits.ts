@@ -46,6 +46,16 @@ export function currentSpend(spend: Spend, now: number, timeZone: string | null)
   };
 }
 
+/**
+ * The counters carried over to another calendar: what was spent in the current day and month stays
+ * spent, now filed under the new zone's current day and month.
+ */
+export function rezoneSpend(spend: Spend, now: number, from: string | null, to: string | null): Spend {
+  if (from === to) return spend;
+  const current = currentSpend(spend, now, from);
+  return { ...periodKeys(now, to), day: current.day, month: current.month };
+}
+
 export function addSpend(spend: Spend, amount: number): Spend {
   return { ...spend, day: add(spend.day, amount), month: add(spend.month, amount) };
 }

@@ -21,7 +21,30 @@ const AccountBody = z
   .strict()
   .openapi("AccountInput");
 
-const Account = z.object({ id: z.string(), balance: z.number().int(), available: z.number().int() }).passthrough().openapi("Account");
+const int = z.number().int();
+const isoTime = z.string().openapi({ format: "date-time" });
+export const Account = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    email: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    time_zone: z.string().nullable(),
+    balance: int.openapi({ description: "Unexpired credits minus debt; below 0 when in debt" }),
+    available: int.openapi({ description: "balance − held" }),
+    held: int,
+    debt: int,
+    lots: z.array(
+      z.object({ id: z.string(), source: z.string(), amount: int, remaining: int, expires_at: isoTime.nullable(), priority: int, created_at: isoTime }),
+    ),
+    holds: z.array(z.object({ id: z.string(), amount: int, operation: z.string().nullable(), expires_at: isoTime, created_at: isoTime })),
+    limits: z.object({ daily: int.nullable(), monthly: int.nullable(), spent_today: int, spent_this_month: int, time_zone: z.string() }),
+    low_balance: z.object({ threshold: int.nullable(), is_low: z.boolean() }),
+    auto_recharge: z.object({}).passthrough().nullable(),
+    next_expiry: z.object({ at: isoTime, amount: int }).nullable(),
+    created_at: isoTime,
+  })
+  .openapi("Account");
 
 export const accounts = newRouter();
 

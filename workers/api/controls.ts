@@ -3,6 +3,7 @@ import { requireScope } from "../http/auth";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
 import { ledgerOf } from "./ledger";
+import { Account } from "./accounts";
 import { AccountIdParam, errors, jsonBody, jsonResponse, NonNegativeCredits } from "./schemas";
 
 const LimitsBody = z
@@ -12,7 +13,7 @@ const LimitsBody = z
 
 const AlertsBody = z.object({ low_balance_threshold: NonNegativeCredits.nullable() }).strict().openapi("AlertsInput");
 
-const Account = z.object({ id: z.string() }).passthrough();
+
 
 export const controls = newRouter();
 

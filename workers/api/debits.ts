@@ -12,8 +12,8 @@ const Debit = z
   .openapi("Debit");
 
 export const IdempotencyHeader = z.object({
-  // Checked by idempotency(), which gives the precise error; declared here for the document.
-  "idempotency-key": z.string().optional().openapi({ description: "Required: 1-255 printable ASCII characters, unique per intended operation." }),
+  // Presence is checked here (a missing key gets its own error type); its form by idempotency().
+  "idempotency-key": z.string().openapi({ description: "Required: 1-255 printable ASCII characters, unique per intended operation." }),
 });
 
 export const debits = newRouter();

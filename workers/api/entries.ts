@@ -69,7 +69,7 @@ entries.openapi(
       .orderBy(desc(ledgerEntries.seq))
       .limit(limit + 1)
       .all();
-    if (rows.length === 0 && !q.cursor) {
+    if (rows.length === 0) {
       // An account created moments ago may not be in the directory yet: the object is the authority.
       const known = await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id)).get();
       if (!known) {

@@ -17,28 +17,36 @@ interface Catalogue {
 
 let catalogue: Catalogue | null = null;
 let loading: Promise<Catalogue> | null = null;
+/** Bumped by every price change here, so a load that began before the change is never kept. */
+let generation = 0;
 
 export function toPrice(row: typeof prices.$inferSelect): Price {
   return { operation: row.operation, rates: JSON.parse(row.rates) as Record<string, Rate>, description: row.description };
 }
 
 async function load(env: Env): Promise<Catalogue> {
-  loading ??= drizzle(env.DB)
+  if (loading) return loading;
+  const started = generation;
+  const pending = drizzle(env.DB)
     .select()
     .from(prices)
     .all()
     .then((rows) => {
-      catalogue = { loadedAt: Date.now(), byOperation: new Map(rows.map((r) => [r.operation, toPrice(r)])) };
-      return catalogue;
+      const loaded = { loadedAt: Date.now(), byOperation: new Map(rows.map((r) => [r.operation, toPrice(r)])) };
+      if (started === generation) catalogue = loaded;
+      return loaded;
     })
     .finally(() => {
-      loading = null;
+      if (loading === pending) loading = null;
     });
-  return loading;
+  loading = pending;
+  return pending;
 }
 
 export function forgetPrices(): void {
+  generation++;
   catalogue = null;
+  loading = null;
 }
 
 export async function findPrice(env: Env, operation: string, now = Date.now()): Promise<Price | undefined> {

@@ -19,6 +19,9 @@ export function errorBody(type: string, message: string, details: Record<string,
   return { error: { type, message, ...details } };
 }
 
+export const missingIdempotencyKey = () =>
+  new ApiError(400, "idempotency_key_required", "This request needs an Idempotency-Key header (1-255 printable characters), so a retry can never charge twice.");
+
 /** The first problem of a failed validation, naming the field as a dotted path. */
 export function validationError(error: ZodError, where: string): ApiError {
   const issue = error.issues[0];
@@ -26,6 +29,9 @@ export function validationError(error: ZodError, where: string): ApiError {
   if (issue.code === "unrecognized_keys") {
     const field = [...issue.path, issue.keys[0]].join(".");
     return new ApiError(400, "invalid_request", `Unknown field '${field}'.`, { field });
+  }
+  if (where === "header" && issue.path[0] === "idempotency-key") {
+    return missingIdempotencyKey();
   }
   const field = issue.path.join(".") || where;
   return new ApiError(400, "invalid_request", `${field}: ${issue.message}`, { field });
