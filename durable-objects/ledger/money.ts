@@ -20,3 +20,8 @@ export function add(a: number, b: number): number {
 export function sub(a: number, b: number): number {
   return assertAmount(a - b, "difference");
 }
+
+/** −value, without the −0 that `-0` would write into the journal. */
+export function negate(value: number): number {
+  return value === 0 ? 0 : -value;
+}

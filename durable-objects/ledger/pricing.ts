@@ -36,7 +36,8 @@ export function priceOperation(price: Price, quantities: Record<string, number>)
   let den = 1n;
   const breakdown: BreakdownLine[] = [];
   for (const [quantity, units] of Object.entries(quantities)) {
-    const rate = price.rates[quantity];
+    // Own properties only: a quantity named "constructor" must not find Object.prototype's.
+    const rate = Object.hasOwn(price.rates, quantity) ? price.rates[quantity] : undefined;
     if (!rate) {
       const known = Object.keys(price.rates).join(", ");
       return {

@@ -3,8 +3,9 @@
 
 import { Draft, type Totals } from "./draft";
 import { addSpend, currentSpend, limitBreach } from "./limits";
+import { burnAroundHolds, holdsCovered } from "./cover";
 import { burn, burnOrder } from "./lots";
-import { add, sub } from "./money";
+import { add, negate, sub } from "./money";
 import type { Hold, LedgerError, LedgerState, LotSource, Step } from "./types";
 
 /** Writes the expiry of every lot and hold whose time has come. Balances already ignore them; this makes
@@ -27,6 +28,8 @@ function settleInto(draft: Draft): void {
     draft.entry("hold_expire", 0, { holdId: hold.id, reserved: hold.amount, operation: hold.operation });
     draft.event("hold.expired", { hold_id: hold.id, amount: hold.amount });
   }
+  // An expiry can take the balance below the threshold even when the request that follows is refused.
+  checkLowBalance(draft);
 }
 
 /** Raises `balance.low` the moment the balance falls below the threshold, once per crossing. */
@@ -59,8 +62,12 @@ export function checkSpendable(draft: Draft, amount: number): LedgerError | null
   const breach = limitBreach(draft.state.settings.limits, spend, t.held, amount);
   if (breach) {
     const key = `${breach.period}:${breach.period === "daily" ? spend.dayKey : spend.monthKey}`;
-    if (draft.state.limitNotice !== key) {
-      draft.state = { ...draft.state, limitNotice: key };
+    // Notices of both current periods are kept (and older ones dropped) so each is reported once.
+    const notices = (draft.state.limitNotice?.split(",") ?? []).filter(
+      (n) => n === `daily:${spend.dayKey}` || n === `monthly:${spend.monthKey}`,
+    );
+    if (!notices.includes(key)) {
+      draft.state = { ...draft.state, limitNotice: [...notices, key].join(",") };
       draft.event("spending_limit.reached", { period: breach.period, limit: breach.limit, committed: breach.committed });
     }
     return refusal(
@@ -77,13 +84,16 @@ export function checkSpendable(draft: Draft, amount: number): LedgerError | null
   return null;
 }
 
-/** Burns `amount` from live lots; what they cannot cover becomes debt. Returns the new debt part. */
-function spendCredits(draft: Draft, amount: number): number {
-  const b = burn(draft.state.lots, amount, draft.now);
-  draft.putLots(b.lots, b.changed);
+/**
+ * Burns `amount` around the credits active holds need; a capture (whose work is done) then takes
+ * what it must from any lot, and only what no lot holds becomes debt. Returns that debt.
+ */
+function spendCredits(draft: Draft, amount: number, around: ReturnType<typeof burnAroundHolds>): number {
+  const rest = burn(around.lots, around.shortfall, draft.now);
+  draft.putLots(rest.lots, [...new Map([...around.changed, ...rest.changed].map((l) => [l.id, l])).values()]);
   const spend = addSpend(spendNow(draft), amount);
-  draft.state = { ...draft.state, debt: add(draft.state.debt, b.shortfall), spend };
-  return b.shortfall;
+  draft.state = { ...draft.state, debt: add(draft.state.debt, rest.shortfall), spend };
+  return rest.shortfall;
 }
 
 export interface Charge {
@@ -97,7 +107,6 @@ export interface Charge {
 export function settle(state: LedgerState, now: number): Step<Totals> {
   const draft = new Draft(state, now);
   settleInto(draft);
-  checkLowBalance(draft);
   return draft.done(draft.totals());
 }
 
@@ -145,8 +154,16 @@ export function debit(state: LedgerState, charge: Charge, now: number): Step<Tot
   settleInto(draft);
   const refused = checkSpendable(draft, charge.amount);
   if (refused) return draft.refuse(refused);
-  spendCredits(draft, charge.amount);
-  draft.entry("debit", -charge.amount, charge);
+  const around = burnAroundHolds(draft.state.lots, charge.amount, draft.state.holds, now);
+  if (around.shortfall > 0) {
+    // Only when an overrun already left holds short: what is left is theirs.
+    const t = draft.totals();
+    return draft.refuse(
+      refusal("insufficient_credits", `Only ${around.burned} credits are not needed by active holds.`, charge.amount, { ...t, available: around.burned }),
+    );
+  }
+  spendCredits(draft, charge.amount, around);
+  draft.entry("debit", negate(charge.amount), charge);
   checkLowBalance(draft);
   return draft.done(draft.totals());
 }
@@ -169,6 +186,17 @@ export function placeHold(state: LedgerState, input: HoldInput, now: number): St
     createdAt: now,
     expiresAt: now + input.ttlMs,
   };
+  if (!holdsCovered(draft.state.lots, [...draft.state.holds, hold], now)) {
+    return draft.refuse(
+      refusal(
+        "insufficient_credits",
+        `Some of the available credits expire before ${new Date(hold.expiresAt).toISOString()}, when this hold would end: hold less, or for a shorter ttl_seconds.`,
+        input.amount,
+        draft.totals(),
+        { reason: "credits_expire_before_hold_ends" },
+      ),
+    );
+  }
   draft.putHold(hold);
   draft.entry("hold", 0, { ...input, holdId: hold.id, reserved: hold.amount });
   return draft.done({ ...draft.totals(), hold });
@@ -199,8 +227,9 @@ export function captureHold(state: LedgerState, holdId: string, charge: Charge, 
   const hold = findActiveHold(draft, holdId);
   if (!("status" in hold)) return draft.refuse(hold);
   draft.putHold({ ...hold, status: "captured" });
-  const overrun = spendCredits(draft, charge.amount);
-  draft.entry("capture", -charge.amount, {
+  const around = burnAroundHolds(draft.state.lots, charge.amount, draft.state.holds, now);
+  const overrun = spendCredits(draft, charge.amount, around);
+  draft.entry("capture", negate(charge.amount), {
     ...charge,
     operation: charge.operation ?? hold.operation,
     holdId: hold.id,

@@ -1,0 +1,58 @@
+// Holds keep their cover. A hold that ends at E can only be paid from lots that still live at E, so
+// for every active hold's end E: the credits in lots outliving E must pay for all holds ending at or
+// after E. Holds are refused when this would fail, and spending burns around the credits holds need,
+// so an expiring lot can never leave a hold unpaid (available never drops below 0 by expiry).
+
+import { burnOrder, isLive, type Burn } from "./lots";
+import { add, sub } from "./money";
+import type { Hold, Lot } from "./types";
+
+interface Threshold {
+  at: number;
+  /** Credits in lots outliving `at`, minus what holds ending at or after `at` need. */
+  slack: number;
+}
+
+const outlives = (lot: Lot, at: number) => lot.expiresAt === null || lot.expiresAt > at;
+
+export function thresholds(lots: readonly Lot[], holds: readonly Hold[], now: number): Threshold[] {
+  const active = holds.filter((h) => h.status === "active" && h.expiresAt > now);
+  const ends = [...new Set(active.map((h) => h.expiresAt))].sort((a, b) => a - b);
+  return ends.map((at) => {
+    let slack = 0;
+    for (const lot of lots) if (isLive(lot, now) && outlives(lot, at)) slack = add(slack, lot.remaining);
+    for (const hold of active) if (hold.expiresAt >= at) slack = sub(slack, hold.amount);
+    return { at, slack };
+  });
+}
+
+export function holdsCovered(lots: readonly Lot[], holds: readonly Hold[], now: number): boolean {
+  return thresholds(lots, holds, now).every((t) => t.slack >= 0);
+}
+
+/**
+ * Takes up to `amount` from live lots in burn order, but never the credits that active holds need.
+ * Because the constraints nest (a lot outliving a later end outlives every earlier one), taking as
+ * much as allowed from each lot in turn takes the most that can be taken; with cover intact that is
+ * exactly `available`. `shortfall` is what could not be taken.
+ */
+export function burnAroundHolds(lots: readonly Lot[], amount: number, holds: readonly Hold[], now: number): Burn {
+  const limits = thresholds(lots, holds, now);
+  const replaced = new Map<string, Lot>();
+  let left = amount;
+  for (const lot of lots.filter((l) => isLive(l, now)).sort(burnOrder)) {
+    if (left === 0) break;
+    let take = Math.min(lot.remaining, left);
+    for (const t of limits) if (outlives(lot, t.at)) take = Math.min(take, Math.max(0, t.slack));
+    if (take === 0) continue;
+    for (const t of limits) if (outlives(lot, t.at)) t.slack = sub(t.slack, take);
+    replaced.set(lot.id, { ...lot, remaining: sub(lot.remaining, take) });
+    left = sub(left, take);
+  }
+  return {
+    lots: lots.map((lot) => replaced.get(lot.id) ?? lot),
+    changed: [...replaced.values()],
+    burned: sub(amount, left),
+    shortfall: left,
+  };
+}
