@@ -65,12 +65,25 @@ export class AccountLedger extends DurableObject<Env> {
     this.store = new LedgerStore(ctx.storage.sql);
   }
 
+  /**
+   * One synchronous SQLite transaction. The store mirrors the rows it writes in memory; if the
+   * transaction throws, SQLite rolls back and the mirror is dropped with it.
+   */
+  private transaction<T>(work: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(work);
+    } catch (err) {
+      this.store.forgetCache();
+      throw err;
+    }
+  }
+
   // ---- accounts -------------------------------------------------------------------------------
 
   async open(profile: AccountProfile): Promise<WireReply> {
     const now = this.clock();
     let created = false;
-    const reply = this.ctx.storage.transactionSync(() => {
+    const reply = this.transaction(() => {
       let a = this.store.account();
       if (!a) {
         this.store.createAccount(profile.id, randomId("a", 8).slice(2), now);
@@ -128,7 +141,7 @@ export class AccountLedger extends DurableObject<Env> {
   /** Changes settings, then settles, so a new threshold or limit takes effect (and reports) at once. */
   private async configure(change: (a: AccountRecord) => AccountRecord): Promise<WireReply> {
     const now = this.clock();
-    const out = this.ctx.storage.transactionSync(() => {
+    const out = this.transaction(() => {
       const before = this.store.account();
       if (!before) return { wire: toWire(accountNotFound(this.ctx.id.name ?? "")), alarm: null };
       const a = change(before);
@@ -249,7 +262,7 @@ export class AccountLedger extends DurableObject<Env> {
     const now = this.clock();
     let out: { wire: WireReply; alarm: number | null };
     try {
-      out = this.ctx.storage.transactionSync(() => {
+      out = this.transaction(() => {
         if (idem) {
           const prior = this.store.storedReply(idem.key);
           if (prior) {
@@ -354,7 +367,7 @@ export class AccountLedger extends DurableObject<Env> {
       nextExpiryAt: expiry?.at ?? null,
       lastSeq: entries.at(-1)?.seq ?? a.shippedSeq,
     });
-    this.ctx.storage.transactionSync(() => {
+    this.transaction(() => {
       const fresh = this.store.account() as AccountRecord;
       this.store.saveAccount({
         ...fresh,
@@ -385,7 +398,7 @@ export class AccountLedger extends DurableObject<Env> {
     const oldest = this.store.oldestReplyAt();
     if (oldest !== null) due.push(oldest + REPLY_RETENTION_MS);
     const at = due.length ? Math.max(now, Math.min(...due)) : null;
-    this.ctx.storage.transactionSync(() => this.store.saveAccount({ ...(this.store.account() as AccountRecord), alarmAt: at }));
+    this.transaction(() => this.store.saveAccount({ ...(this.store.account() as AccountRecord), alarmAt: at }));
     if (at !== null) await this.armAlarm(at);
   }
 

@@ -111,15 +111,47 @@ export interface StoredReply {
   reply: string;
 }
 
+/**
+ * The rows every rule needs (the account, lots with credits, active holds), mirrored in memory so a
+ * debit reads nothing but its idempotency key. Bounded by what is live, never by history. Only this
+ * store writes these tables, and it updates the mirror as it writes; the object drops the mirror when a
+ * transaction throws (SQLite then rolls back), so the mirror never differs from what is committed.
+ */
+interface Mirror {
+  account: AccountRecord;
+  lots: Map<string, Lot>;
+  holds: Map<string, Hold>;
+}
+
 export class LedgerStore {
+  private mirror: Mirror | null = null;
+
   constructor(private readonly sql: SqlStorage) {}
 
+  forgetCache(): void {
+    this.mirror = null;
+  }
+
+  private load(): Mirror | null {
+    if (this.mirror) return this.mirror;
+    const row = this.sql.exec("SELECT * FROM account WHERE singleton = 1").toArray()[0];
+    if (!row) return null;
+    const lots = this.sql.exec("SELECT * FROM lots WHERE remaining > 0").toArray().map(toLot);
+    const holds = this.sql.exec("SELECT * FROM holds WHERE status = 'active'").toArray().map(toHold);
+    this.mirror = {
+      account: toAccount(row),
+      lots: new Map(lots.map((l) => [l.id, l])),
+      holds: new Map(holds.map((h) => [h.id, h])),
+    };
+    return this.mirror;
+  }
+
   account(): AccountRecord | null {
-    const rows = this.sql.exec("SELECT * FROM account WHERE singleton = 1").toArray();
-    return rows[0] ? toAccount(rows[0]) : null;
+    return this.load()?.account ?? null;
   }
 
   createAccount(id: string, tag: string, now: number): void {
+    this.mirror = null;
     this.sql.exec(
       "INSERT INTO account (singleton, id, tag, created_at, updated_at) VALUES (1, ?, ?, ?, ?)",
       id,
@@ -158,13 +190,15 @@ export class LedgerStore {
       a.alarmAt,
       a.updatedAt,
     );
+    if (this.mirror) this.mirror.account = a;
   }
 
   /** The state a rule needs. `holdId` adds that hold whatever its status, so a rule can say why it is not active. */
   loadState(a: AccountRecord, holdId?: string): LedgerState {
-    const lots = this.sql.exec("SELECT * FROM lots WHERE remaining > 0").toArray().map(toLot);
-    const holds = this.sql.exec("SELECT * FROM holds WHERE status = 'active'").toArray().map(toHold);
-    if (holdId !== undefined && !holds.some((h) => h.id === holdId)) {
+    const mirror = this.load();
+    const lots = mirror ? [...mirror.lots.values()] : [];
+    const holds = mirror ? [...mirror.holds.values()] : [];
+    if (holdId !== undefined && !mirror?.holds.has(holdId)) {
       const row = this.sql.exec("SELECT * FROM holds WHERE id = ?", holdId).toArray()[0];
       if (row) holds.push(toHold(row));
     }
@@ -186,7 +220,12 @@ export class LedgerStore {
   /** Writes what the step changed. Returns the account as it now stands (not yet saved) and the new entries' seqs. */
   persist(a: AccountRecord, step: Step<unknown>, now: number): { account: AccountRecord; seqs: number[] } {
     const seqs: number[] = [];
+    const mirror = this.mirror;
     for (const lot of step.lots) {
+      if (mirror) {
+        if (lot.remaining > 0) mirror.lots.set(lot.id, lot);
+        else mirror.lots.delete(lot.id);
+      }
       this.sql.exec(
         `INSERT INTO lots (id, source, amount, remaining, expires_at, priority, created_at, reference)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -202,6 +241,10 @@ export class LedgerStore {
       );
     }
     for (const hold of step.holds) {
+      if (mirror) {
+        if (hold.status === "active") mirror.holds.set(hold.id, hold);
+        else mirror.holds.delete(hold.id);
+      }
       this.sql.exec(
         `INSERT INTO holds (id, amount, status, operation, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status`,

@@ -6,6 +6,7 @@ import { sha256Hex } from "./crypto";
 import { ApiError, missingIdempotencyKey } from "./errors";
 
 const PRINTABLE = /^[\x20-\x7e]{1,255}$/;
+const MAX_PLAIN_FINGERPRINT = 256;
 
 export async function idempotency(c: Context, operation: string, input: unknown): Promise<Idempotency> {
   const key = c.req.header("idempotency-key");
@@ -16,5 +17,7 @@ export async function idempotency(c: Context, operation: string, input: unknown)
     throw new ApiError(400, "invalid_idempotency_key", "The Idempotency-Key must be 1-255 printable ASCII characters.");
   }
   // The validated input, not the raw bytes: the same request with other whitespace is the same request.
-  return { key, fingerprint: await sha256Hex(`${operation}\n${JSON.stringify(input)}`) };
+  // A short request is its own fingerprint (no hashing on the hot path); a long one is stored hashed.
+  const request = `${operation}\n${JSON.stringify(input)}`;
+  return { key, fingerprint: request.length <= MAX_PLAIN_FINGERPRINT ? request : `sha256:${await sha256Hex(request)}` };
 }
