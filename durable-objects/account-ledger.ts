@@ -282,7 +282,7 @@ export class AccountLedger extends DurableObject<Env> {
         const reply = step.outcome.ok
           ? answer(step.outcome.value, next, step.state, now, seqs)
           : ledgerErrorReply(step.outcome.error);
-        return this.finish(next, step, idem, now, reply);
+        return this.finish(next, step, idem, now, reply, changesRow(account, next));
       });
     } catch (err) {
       // Nothing was written: the transaction rolled back when the amount check threw.
@@ -300,12 +300,12 @@ export class AccountLedger extends DurableObject<Env> {
     idem: Idempotency | null,
     now: number,
     reply: Reply,
-    touched = false,
+    mustSave: boolean,
   ): { wire: WireReply; alarm: number | null } {
     const wire = toWire(reply);
     if (idem && isKept(reply.status)) this.store.storeReply(idem.key, idem.fingerprint, JSON.stringify(wire), now);
     const due: number[] = [];
-    if (touched || (step && (step.entries.length || step.events.length))) due.push(now + FLUSH_DELAY_MS);
+    if (mustSave || (step && (step.entries.length || step.events.length))) due.push(now + FLUSH_DELAY_MS);
     for (const hold of step?.holds ?? []) if (hold.status === "active") due.push(hold.expiresAt);
     for (const lot of step?.lots ?? []) if (lot.remaining > 0 && lot.expiresAt !== null) due.push(lot.expiresAt);
     if (idem && isKept(reply.status)) due.push(now + REPLY_RETENTION_MS);
@@ -318,8 +318,8 @@ export class AccountLedger extends DurableObject<Env> {
         next = { ...a, alarmAt: wanted };
       }
     }
-    const wrote = step !== null && (step.entries.length || step.lots.length || step.holds.length || step.events.length);
-    if (touched || wrote || next !== a) this.store.saveAccount(next);
+    if (mustSave || next !== a) this.store.saveAccount(next);
+    else this.store.keepInMemory(next);
     return { wire, alarm };
   }
 
@@ -357,8 +357,9 @@ export class AccountLedger extends DurableObject<Env> {
     if (!a) return false;
     const entries = this.store.journalAfter(a.shippedSeq, SHIP_ENTRIES);
     const events = this.store.eventsAfter(a.shippedEventSeq, SHIP_EVENTS);
-    const directoryDue = a.directoryVersion > a.shippedDirectoryVersion;
-    if (!entries.length && !events.length && !directoryDue) return false;
+    // The directory carries the balance: it is due whenever entries ship, or the profile changed.
+    const profileDue = a.directoryVersion > a.shippedDirectoryVersion;
+    if (!entries.length && !events.length && !profileDue) return false;
     const state = this.store.loadState(a);
     const now = this.clock();
     const expiry = nextExpiry(state.lots, now);
@@ -366,6 +367,7 @@ export class AccountLedger extends DurableObject<Env> {
       balance: totals(state, now).balance,
       nextExpiryAt: expiry?.at ?? null,
       lastSeq: entries.at(-1)?.seq ?? a.shippedSeq,
+      updatedAt: now,
     });
     this.transaction(() => {
       const fresh = this.store.account() as AccountRecord;
@@ -416,4 +418,9 @@ export class AccountLedger extends DurableObject<Env> {
       lastSeq: this.store.lastSeq(),
     };
   }
+}
+
+/** Whether a rule changed what the account row must keep durably (spend counters are replayable). */
+function changesRow(before: AccountRecord, after: AccountRecord): boolean {
+  return after.debt !== before.debt || after.isLow !== before.isLow || after.limitNotice !== before.limitNotice;
 }

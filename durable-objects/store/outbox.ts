@@ -30,6 +30,8 @@ export interface DirectoryRow {
   balance: number;
   nextExpiryAt: number | null;
   lastSeq: number;
+  /** When this copy was taken; an older copy never overwrites a newer one. */
+  updatedAt: number;
 }
 
 const text = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
@@ -94,7 +96,7 @@ export async function shipToD1(
           directory.nextExpiryAt,
           directory.lastSeq,
           account.createdAt,
-          account.updatedAt,
+          directory.updatedAt,
         ),
     );
   }

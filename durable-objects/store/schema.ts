@@ -81,6 +81,9 @@ const MIGRATIONS: readonly string[] = [
     credits INTEGER NOT NULL
   );
   `,
+  // Spend counters are checkpointed: they include the journal up to spend_seq, the rest is replayed on
+  // load, so a debit need not rewrite the account row just to count what it spent.
+  `ALTER TABLE account ADD COLUMN spend_seq INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export function migrate(sql: SqlStorage, storage: DurableObjectStorage): void {

@@ -1,7 +1,8 @@
 // Reads the ledger state out of the object's SQLite and writes back exactly what a rule changed.
 // Every method is synchronous: the object calls them inside one transactionSync.
 
-import type { EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Step } from "../ledger/types";
+import { addSpend, currentSpend } from "../ledger/limits";
+import type { EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Spend, Step } from "../ledger/types";
 
 export interface AccountRecord {
   id: string;
@@ -21,6 +22,8 @@ export interface AccountRecord {
   spendDay: number;
   spendMonthKey: string;
   spendMonth: number;
+  /** The journal seq the spend counters include; later debits and captures are replayed on load. */
+  spendSeq: number;
   shippedSeq: number;
   shippedEventSeq: number;
   directoryVersion: number;
@@ -56,6 +59,7 @@ function toAccount(r: Row): AccountRecord {
     spendDay: num(r.spend_day!),
     spendMonthKey: r.spend_month_key as string,
     spendMonth: num(r.spend_month!),
+    spendSeq: num(r.spend_seq!),
     shippedSeq: num(r.shipped_seq!),
     shippedEventSeq: num(r.shipped_event_seq!),
     directoryVersion: num(r.directory_version!),
@@ -139,7 +143,7 @@ export class LedgerStore {
     const lots = this.sql.exec("SELECT * FROM lots WHERE remaining > 0").toArray().map(toLot);
     const holds = this.sql.exec("SELECT * FROM holds WHERE status = 'active'").toArray().map(toHold);
     this.mirror = {
-      account: toAccount(row),
+      account: this.withReplayedSpend(toAccount(row)),
       lots: new Map(lots.map((l) => [l.id, l])),
       holds: new Map(holds.map((h) => [h.id, h])),
     };
@@ -148,6 +152,33 @@ export class LedgerStore {
 
   account(): AccountRecord | null {
     return this.load()?.account ?? null;
+  }
+
+  /** Counts into the spend counters what the journal spent after their checkpoint. */
+  private withReplayedSpend(a: AccountRecord): AccountRecord {
+    const rows = this.sql
+      .exec("SELECT seq, amount, created_at FROM journal WHERE seq > ? AND kind IN ('debit', 'capture') ORDER BY seq", a.spendSeq)
+      .toArray();
+    let spend: Spend = { dayKey: a.spendDayKey, day: a.spendDay, monthKey: a.spendMonthKey, month: a.spendMonth };
+    for (const r of rows) spend = addSpend(currentSpend(spend, num(r.created_at!), a.timeZone), -num(r.amount!));
+    const last = rows.at(-1);
+    return {
+      ...a,
+      spendDayKey: spend.dayKey,
+      spendDay: spend.day,
+      spendMonthKey: spend.monthKey,
+      spendMonth: spend.month,
+      spendSeq: last ? num(last.seq!) : a.spendSeq,
+    };
+  }
+
+  /**
+   * Updates the mirror only: for changes the journal already makes durable (the spend counters),
+   * so the row need not be rewritten; the next saveAccount checkpoints them.
+   */
+  keepInMemory(a: AccountRecord): void {
+    if (this.mirror) this.mirror.account = a;
+    else this.saveAccount(a);
   }
 
   createAccount(id: string, tag: string, now: number): void {
@@ -166,7 +197,7 @@ export class LedgerStore {
     this.sql.exec(
       `UPDATE account SET name = ?, email = ?, metadata = ?, time_zone = ?, debt = ?, daily_limit = ?,
         monthly_limit = ?, low_balance_threshold = ?, is_low = ?, limit_notice = ?, spend_day_key = ?,
-        spend_day = ?, spend_month_key = ?, spend_month = ?, shipped_seq = ?, shipped_event_seq = ?,
+        spend_day = ?, spend_month_key = ?, spend_month = ?, spend_seq = ?, shipped_seq = ?, shipped_event_seq = ?,
         directory_version = ?, shipped_directory_version = ?, alarm_at = ?, updated_at = ?
        WHERE singleton = 1`,
       a.name,
@@ -183,6 +214,7 @@ export class LedgerStore {
       a.spendDay,
       a.spendMonthKey,
       a.spendMonth,
+      a.spendSeq,
       a.shippedSeq,
       a.shippedEventSeq,
       a.directoryVersion,
@@ -286,7 +318,6 @@ export class LedgerStore {
       this.sql.exec("INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)", ev.type, JSON.stringify(ev.data), ev.createdAt);
     }
     const s = step.state;
-    const changed = step.entries.length > 0 || step.lots.length > 0;
     const account: AccountRecord = {
       ...a,
       debt: s.debt,
@@ -296,9 +327,7 @@ export class LedgerStore {
       spendDay: s.spend.day,
       spendMonthKey: s.spend.monthKey,
       spendMonth: s.spend.month,
-      // The directory in D1 carries the balance, so any change to credits makes it due for a refresh.
-      directoryVersion: changed ? a.directoryVersion + 1 : a.directoryVersion,
-      updatedAt: now,
+      spendSeq: seqs.at(-1) ?? a.spendSeq,
     };
     return { account, seqs };
   }

@@ -59,3 +59,19 @@ describe("D1 failing while history ships", () => {
     expect(await audit("d1-down")).toMatchObject({ journalSum: 80, balance: 80 });
   });
 });
+
+describe("the object evicted after spending under a daily limit", () => {
+  it("still counts what was spent today: the limit holds across a restart", async () => {
+    await openAccount("evicted-limit", 1000);
+    await api("PUT", "/v1/accounts/evicted-limit/limits", { body: { daily: 100 } });
+    for (const amount of [30, 40]) {
+      expect((await api("POST", "/v1/accounts/evicted-limit/debits", { body: { amount } })).status).toBe(201);
+    }
+    await evictDurableObject(ledger("evicted-limit"));
+    expect((await account("evicted-limit")).limits.spent_today).toBe(70);
+    const over = await api("POST", "/v1/accounts/evicted-limit/debits", { body: { amount: 31 } });
+    expect(over.status).toBe(402);
+    expect(over.body.error.type).toBe("spending_limit_exceeded");
+    expect((await api("POST", "/v1/accounts/evicted-limit/debits", { body: { amount: 30 } })).status).toBe(201);
+  });
+});
