@@ -1,6 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { isValidTimeZone } from "../../durable-objects/ledger/limits";
 import { requireScope } from "../http/auth";
+import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
 import { ledgerOf } from "./ledger";
@@ -48,18 +49,16 @@ export const Account = z
 
 export const accounts = newRouter();
 
-accounts.openapi(
-  createRoute({
+serve(accounts, {
     method: "put",
     path: "/v1/accounts/{id}",
     summary: "Create or update an account",
     middleware: [requireScope("write")] as const,
     request: { params: AccountIdParam, body: jsonBody(AccountBody) },
     responses: { 200: jsonResponse(Account, "Updated"), 201: jsonResponse(Account, "Created"), ...errors(400, 401, 403) },
-  }),
-  async (c) => {
-    const { id } = c.req.valid("param");
-    const body = c.req.valid("json");
+  },
+  async (c, { params, body }) => {
+    const { id } = params;
     const reply = await ledgerOf(c.env, id).open({
       id,
       name: body.name,
@@ -71,14 +70,13 @@ accounts.openapi(
   },
 );
 
-accounts.openapi(
-  createRoute({
+serve(accounts, {
     method: "get",
     path: "/v1/accounts/{id}",
     summary: "Balance, lots, holds, limits and next expiry of an account",
     middleware: [requireScope("read")] as const,
     request: { params: AccountIdParam },
     responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 404) },
-  }),
-  async (c) => send(c, await ledgerOf(c.env, c.req.valid("param").id).view()),
+  },
+  async (c, { params }) => send(c, await ledgerOf(c.env, params.id).view()),
 );

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { randomId } from "../../durable-objects/ids";
@@ -6,6 +6,7 @@ import { apiKeys } from "../db/schema";
 import { forgetKey, requireScope, SCOPES, type Scope } from "../http/auth";
 import { randomToken, sha256Hex } from "../http/crypto";
 import { ApiError } from "../http/errors";
+import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { errors, jsonBody, jsonResponse } from "./schemas";
 
@@ -58,46 +59,42 @@ export async function createKey(db: D1Database, name: string, scopes: Scope[], n
 
 export const keys = newRouter();
 
-keys.openapi(
-  createRoute({
+serve(keys, {
     method: "post",
     path: "/v1/api-keys",
     summary: "Create an API key (admin); the key is shown this once",
     middleware: [requireScope("admin")] as const,
     request: { body: jsonBody(KeyBody) },
     responses: { 201: jsonResponse(KeyInfo.extend({ key: z.string() }), "Created"), ...errors(400, 401, 403) },
-  }),
-  async (c) => {
-    const body = c.req.valid("json");
+  },
+  async (c, { body }) => {
     return c.json(await createKey(c.env.DB, body.name, body.scopes), 201);
   },
 );
 
-keys.openapi(
-  createRoute({
+serve(keys, {
     method: "get",
     path: "/v1/api-keys",
     summary: "List API keys (admin); never shows a key, only its prefix",
     middleware: [requireScope("admin")] as const,
     responses: { 200: jsonResponse(z.object({ data: z.array(KeyInfo) }), "Keys"), ...errors(401, 403) },
-  }),
+  },
   async (c) => {
     const rows = await drizzle(c.env.DB).select().from(apiKeys).orderBy(desc(apiKeys.createdAt)).all();
     return c.json({ data: rows.map(info) }, 200);
   },
 );
 
-keys.openapi(
-  createRoute({
+serve(keys, {
     method: "delete",
     path: "/v1/api-keys/{id}",
     summary: "Revoke an API key (admin); other isolates stop accepting it within 30 s",
     middleware: [requireScope("admin")] as const,
     request: { params: KeyIdParam },
     responses: { 200: jsonResponse(KeyInfo, "Revoked"), ...errors(401, 403, 404) },
-  }),
-  async (c) => {
-    const { id } = c.req.valid("param");
+  },
+  async (c, { params }) => {
+    const { id } = params;
     const db = drizzle(c.env.DB);
     const row = await db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
     if (!row) throw new ApiError(404, "api_key_not_found", `No API key ${id}.`);

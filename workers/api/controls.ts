@@ -1,5 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth";
+import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
 import { ledgerOf } from "./ledger";
@@ -17,29 +18,26 @@ const AlertsBody = z.object({ low_balance_threshold: NonNegativeCredits.nullable
 
 export const controls = newRouter();
 
-controls.openapi(
-  createRoute({
+serve(controls, {
     method: "put",
     path: "/v1/accounts/{id}/limits",
     summary: "Daily and monthly spending limits (the account's calendar; UTC unless it sets time_zone)",
     middleware: [requireScope("write")] as const,
     request: { params: AccountIdParam, body: jsonBody(LimitsBody) },
     responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
-  }),
-  async (c) => send(c, await ledgerOf(c.env, c.req.valid("param").id).setLimits(c.req.valid("json"))),
+  },
+  async (c, { params, body }) => send(c, await ledgerOf(c.env, params.id).setLimits(body)),
 );
 
-controls.openapi(
-  createRoute({
+serve(controls, {
     method: "put",
     path: "/v1/accounts/{id}/alerts",
     summary: "The low-balance threshold: balance.low fires once each time the balance falls below it",
     middleware: [requireScope("write")] as const,
     request: { params: AccountIdParam, body: jsonBody(AlertsBody) },
     responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
-  }),
-  async (c) => {
-    const body = c.req.valid("json");
-    return send(c, await ledgerOf(c.env, c.req.valid("param").id).setAlerts({ lowBalanceThreshold: body.low_balance_threshold }));
+  },
+  async (c, { params, body }) => {
+    return send(c, await ledgerOf(c.env, params.id).setAlerts({ lowBalanceThreshold: body.low_balance_threshold }));
   },
 );

@@ -1,8 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { and, desc, eq, gte, lt, lte, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { accounts, ledgerEntries } from "../db/schema";
 import { requireScope } from "../http/auth";
+import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
 import { ledgerOf } from "./ledger";
@@ -39,8 +40,7 @@ const parse = (text: string | null) => (text === null ? null : JSON.parse(text))
 
 export const entries = newRouter();
 
-entries.openapi(
-  createRoute({
+serve(entries, {
     method: "get",
     path: "/v1/accounts/{id}/entries",
     summary: "The account's journal, newest first (from D1; an entry appears within about a second)",
@@ -50,10 +50,10 @@ entries.openapi(
       200: jsonResponse(z.object({ data: z.array(Entry), next_cursor: z.string().nullable() }), "Entries"),
       ...errors(400, 401, 404),
     },
-  }),
-  async (c) => {
-    const { id } = c.req.valid("param");
-    const q = c.req.valid("query");
+  },
+  async (c, { params, query }) => {
+    const { id } = params;
+    const q = query;
     const limit = q.limit ?? 25;
     const db = drizzle(c.env.DB);
     const where: SQL[] = [eq(ledgerEntries.accountId, id)];

@@ -1,6 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireScope } from "../http/auth";
 import { idempotency } from "../http/idempotency";
+import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
 import { IdempotencyHeader } from "./debits";
@@ -17,18 +18,16 @@ const Grant = z
 
 export const grants = newRouter();
 
-grants.openapi(
-  createRoute({
+serve(grants, {
     method: "post",
     path: "/v1/accounts/{id}/grants",
     summary: "Add credits to an account (admin)",
     middleware: [requireScope("admin")] as const,
     request: { params: AccountIdParam, headers: IdempotencyHeader, body: jsonBody(GrantBody) },
     responses: { 201: jsonResponse(Grant, "Granted"), ...errors(400, 401, 403, 404, 409, 413) },
-  }),
-  async (c) => {
-    const { id } = c.req.valid("param");
-    const body = c.req.valid("json");
+  },
+  async (c, { params, body }) => {
+    const { id } = params;
     const idem = await idempotency(c, `grant:${id}`, body);
     const reply = await ledgerOf(c.env, id).grant(idem, {
       amount: body.amount,

@@ -1,8 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { chargeOf, priceCharge } from "../catalog/prices";
 import { requireScope } from "../http/auth";
 import { ApiError } from "../http/errors";
 import { idempotency } from "../http/idempotency";
+import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
 import { IdempotencyHeader } from "./debits";
@@ -30,18 +31,16 @@ const Release = z.object({ released: z.number().int(), available: z.number().int
 
 export const holds = newRouter();
 
-holds.openapi(
-  createRoute({
+serve(holds, {
     method: "post",
     path: "/v1/accounts/{id}/holds",
     summary: "Reserve credits for work whose final cost is not known yet",
     middleware: [requireScope("write")] as const,
     request: { params: AccountIdParam, headers: IdempotencyHeader, body: jsonBody(HoldBody) },
     responses: { 201: jsonResponse(Hold, "Held"), ...errors(400, 401, 402, 403, 404, 409, 413) },
-  }),
-  async (c) => {
-    const { id } = c.req.valid("param");
-    const body = c.req.valid("json");
+  },
+  async (c, { params, body }) => {
+    const { id } = params;
     const idem = await idempotency(c, `hold:${id}`, body);
     const priced = await priceCharge(c.env, body);
     const reply = await ledgerOf(c.env, id).hold(idem, {
@@ -52,18 +51,16 @@ holds.openapi(
   },
 );
 
-holds.openapi(
-  createRoute({
+serve(holds, {
     method: "post",
     path: "/v1/accounts/{id}/holds/{hold_id}/capture",
     summary: "Charge the actual cost of held work, once; the rest of the hold is released",
     middleware: [requireScope("write")] as const,
     request: { params: HoldParams, headers: IdempotencyHeader, body: jsonBody(CaptureBody) },
     responses: { 200: jsonResponse(Capture, "Captured"), ...errors(400, 401, 403, 404, 409, 413) },
-  }),
-  async (c) => {
-    const { id, hold_id } = c.req.valid("param");
-    const body = c.req.valid("json");
+  },
+  async (c, { params, body }) => {
+    const { id, hold_id } = params;
     const idem = await idempotency(c, `capture:${id}:${hold_id}`, body);
     const ledger = ledgerOf(c.env, id);
     let operation: string | undefined;
@@ -82,17 +79,16 @@ holds.openapi(
   },
 );
 
-holds.openapi(
-  createRoute({
+serve(holds, {
     method: "post",
     path: "/v1/accounts/{id}/holds/{hold_id}/release",
     summary: "Let a hold go without charging anything",
     middleware: [requireScope("write")] as const,
     request: { params: HoldParams, headers: IdempotencyHeader },
     responses: { 200: jsonResponse(Release, "Released"), ...errors(400, 401, 403, 404, 409) },
-  }),
-  async (c) => {
-    const { id, hold_id } = c.req.valid("param");
+  },
+  async (c, { params }) => {
+    const { id, hold_id } = params;
     const idem = await idempotency(c, `release:${id}:${hold_id}`, {});
     return send(c, await ledgerOf(c.env, id).release(idem, hold_id));
   },

@@ -1,8 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { packages } from "../db/schema";
 import { requireScope } from "../http/auth";
+import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { errors, jsonBody, jsonResponse, PositiveCredits } from "./schemas";
 
@@ -52,22 +53,20 @@ export function describePackages(rows: Row[]) {
 
 export const catalogue = newRouter();
 
-catalogue.openapi(
-  createRoute({
+serve(catalogue, {
     method: "get",
     path: "/v1/packages",
     summary: "Credit packages on sale, with per-credit price and bulk discount",
     middleware: [requireScope("read")] as const,
     responses: { 200: jsonResponse(z.object({ data: z.array(Package) }), "Packages"), ...errors(401) },
-  }),
+  },
   async (c) => {
     const rows = await drizzle(c.env.DB).select().from(packages).where(eq(packages.active, true)).orderBy(asc(packages.credits)).all();
     return c.json({ data: describePackages(rows) }, 200);
   },
 );
 
-catalogue.openapi(
-  createRoute({
+serve(catalogue, {
     method: "put",
     path: "/v1/packages/{id}",
     summary: "Create or change a credit package (admin)",
@@ -77,10 +76,9 @@ catalogue.openapi(
       body: jsonBody(PackageBody),
     },
     responses: { 200: jsonResponse(Package, "The package"), ...errors(400, 401, 403) },
-  }),
-  async (c) => {
-    const { id } = c.req.valid("param");
-    const body = c.req.valid("json");
+  },
+  async (c, { params, body }) => {
+    const { id } = params;
     const db = drizzle(c.env.DB);
     const row: Row = { id, credits: body.credits, priceAmount: body.price.amount, currency: body.price.currency, active: body.active ?? true, updatedAt: Date.now() };
     await db.insert(packages).values(row).onConflictDoUpdate({ target: packages.id, set: row });

@@ -1,8 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { forgetPrices, priceCharge, toPrice } from "../catalog/prices";
 import { prices } from "../db/schema";
 import { requireScope } from "../http/auth";
+import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
 import { ledgerOf } from "./ledger";
@@ -47,22 +48,20 @@ const Quote = z
 
 export const pricing = newRouter();
 
-pricing.openapi(
-  createRoute({
+serve(pricing, {
     method: "get",
     path: "/v1/prices",
     summary: "Every operation's price",
     middleware: [requireScope("read")] as const,
     responses: { 200: jsonResponse(z.object({ data: z.array(Price) }), "Prices"), ...errors(401) },
-  }),
+  },
   async (c) => {
     const rows = await drizzle(c.env.DB).select().from(prices).orderBy(prices.operation).all();
     return c.json({ data: rows.map(toPrice) }, 200);
   },
 );
 
-pricing.openapi(
-  createRoute({
+serve(pricing, {
     method: "put",
     path: "/v1/prices/{operation}",
     summary: "Set an operation's price (admin)",
@@ -72,10 +71,9 @@ pricing.openapi(
       body: jsonBody(PriceBody),
     },
     responses: { 200: jsonResponse(Price, "The price"), ...errors(400, 401, 403) },
-  }),
-  async (c) => {
-    const { operation } = c.req.valid("param");
-    const body = c.req.valid("json");
+  },
+  async (c, { params, body }) => {
+    const { operation } = params;
     const row = { operation, rates: JSON.stringify(body.rates), description: body.description ?? null, updatedAt: Date.now() };
     await drizzle(c.env.DB)
       .insert(prices)
@@ -86,21 +84,20 @@ pricing.openapi(
   },
 );
 
-pricing.openapi(
-  createRoute({
+serve(pricing, {
     method: "post",
     path: "/v1/accounts/{id}/quote",
     summary: "What an operation would cost this account, and whether it can pay",
     middleware: [requireScope("read")] as const,
     request: { params: AccountIdParam, body: jsonBody(QuoteBody) },
     responses: { 200: jsonResponse(Quote, "The quote"), ...errors(400, 401, 404) },
-  }),
-  async (c) => {
-    const { id } = c.req.valid("param");
-    const priced = await priceCharge(c.env, c.req.valid("json"));
+  },
+  async (c, { params, body }) => {
+    const { id } = params;
+    const priced = await priceCharge(c.env, body);
     const reply = await ledgerOf(c.env, id).quote({ cost: priced.amount, operation: priced.operation });
     if (reply.status !== 200) return send(c, reply);
-    const body = { ...(JSON.parse(reply.json) as Record<string, unknown>), operation: priced.operation, breakdown: priced.breakdown ?? [] };
-    return send(c, { ...reply, json: JSON.stringify(body) });
+    const quote = { ...(JSON.parse(reply.json) as Record<string, unknown>), operation: priced.operation, breakdown: priced.breakdown ?? [] };
+    return send(c, { ...reply, json: JSON.stringify(quote) });
   },
 );

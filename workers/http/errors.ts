@@ -43,9 +43,6 @@ export function handleError(err: Error, c: Context): Response {
     if (err.status === 413) {
       return c.json(errorBody("payload_too_large", "The request body is larger than 64 KiB."), 413);
     }
-    if (err.message.startsWith("Malformed JSON")) {
-      return c.json(errorBody("invalid_json", "The request body is not valid JSON."), 400);
-    }
     return c.json(errorBody("invalid_request", err.message), err.status as ContentfulStatusCode);
   }
   console.error("unhandled error", err);
