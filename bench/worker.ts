@@ -71,10 +71,9 @@ export class AccountLedger extends ProductLedger {
       if (withIdempotency) {
         sql.exec(
           `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
-           INSERT INTO idempotency (key, fingerprint, reply, created_at)
-           SELECT lower(hex(randomblob(16))), lower(hex(randomblob(32))),
-                  '{"status":201,"json":"{\\"entry_id\\":\\"ent_seed_' || (?2 + i) || '\\",\\"cost\\":1,\\"balance\\":1,\\"available\\":1}","cost":1,"balance":1,"replayed":false}',
-                  ?3 FROM n`,
+           INSERT INTO replies (key, fingerprint, status, json, cost, balance, created_at)
+           SELECT lower(hex(randomblob(16))), lower(hex(randomblob(32))), 201,
+                  '{"entry_id":"ent_seed_' || (?2 + i) || '","cost":1,"balance":1,"available":1}', 1, 1, ?3 FROM n`,
           count,
           last,
           now,
@@ -82,7 +81,9 @@ export class AccountLedger extends ProductLedger {
       }
       const lastSeq = sql.exec("SELECT max(seq) AS s FROM journal").one().s as number;
       sql.exec("UPDATE account SET shipped_seq = ? WHERE singleton = 1", lastSeq);
-      const idempotencyRows = sql.exec("SELECT count(*) AS n FROM idempotency").one().n as number;
+      const idempotencyRows = sql.exec("SELECT count(*) AS n FROM replies").one().n as number;
+      // The rows above bypassed the store: let it reload what it mirrors.
+      (this as unknown as { store: LedgerStore }).store.forgetCache();
       return { lastSeq, idempotencyRows };
     });
   }
@@ -120,6 +121,7 @@ export class AccountLedger extends ProductLedger {
       const seq = sql
         .exec("INSERT INTO journal (kind, amount, balance_after, created_at) VALUES ('debit', -1, 0, ?) RETURNING seq", Date.now())
         .one().seq as number;
+      (this as unknown as { store: LedgerStore }).store.forgetCache();
       sql.exec("UPDATE account SET updated_at = updated_at + 1 WHERE singleton = 1");
       return seq;
     });

@@ -25,7 +25,9 @@ export const FLUSH_DELAY_MS = 200;
 export const REPLY_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const SHIP_ENTRIES = 1000;
 const SHIP_EVENTS = 500;
-const PRUNE_BATCH = 5000;
+const SWEEP_SLICE = 5000;
+const SWEEP_SLICE_PAUSE_MS = 1000;
+const SWEEP_EVERY_MS = 24 * 3600 * 1000;
 const MAX_RETRY_MS = 60_000;
 
 export interface Idempotency {
@@ -272,7 +274,7 @@ export class AccountLedger extends DurableObject<Env> {
                 alarm: null,
               };
             }
-            return { wire: { ...(JSON.parse(prior.reply) as WireReply), replayed: true }, alarm: null };
+            return { wire: prior.wire, alarm: null };
           }
         }
         const account = this.store.account();
@@ -303,7 +305,7 @@ export class AccountLedger extends DurableObject<Env> {
     mustSave: boolean,
   ): { wire: WireReply; alarm: number | null } {
     const wire = toWire(reply);
-    if (idem && isKept(reply.status)) this.store.storeReply(idem.key, idem.fingerprint, JSON.stringify(wire), now);
+    if (idem && isKept(reply.status)) this.store.storeReply(idem.key, idem.fingerprint, wire, now);
     const due: number[] = [];
     if (mustSave || (step && (step.entries.length || step.events.length))) due.push(now + FLUSH_DELAY_MS);
     for (const hold of step?.holds ?? []) if (hold.status === "active") due.push(hold.expiresAt);
@@ -339,7 +341,7 @@ export class AccountLedger extends DurableObject<Env> {
       if (!this.store.account()) return;
       await this.mutate(null, undefined, (state, t) => rules.settle(state, t), () => ({ status: 200, body: {} }));
       more = await this.ship();
-      this.store.pruneReplies(now - REPLY_RETENTION_MS, PRUNE_BATCH);
+      this.sweepReplies(now);
       this.shipFailures = 0;
     } catch (err) {
       // D1 down or slow: the outbox keeps every entry; try again with a growing pause.
@@ -349,6 +351,23 @@ export class AccountLedger extends DurableObject<Env> {
     } finally {
       await this.rearm(now, retryAt, more);
     }
+  }
+
+  private replySweep(): { cursor: string; sweptAt: number } {
+    return this.ctx.storage.kv.get<{ cursor: string; sweptAt: number }>("reply_sweep") ?? { cursor: "", sweptAt: 0 };
+  }
+
+  /**
+   * Forgets idempotency keys older than the retention, one slice of the key space per alarm, a full
+   * pass at most daily: keys are kept at least REPLY_RETENTION_MS and at most a day longer.
+   */
+  private sweepReplies(now: number): void {
+    const sweep = this.replySweep();
+    if (sweep.cursor === "" && now - sweep.sweptAt < SWEEP_EVERY_MS) return;
+    this.transaction(() => {
+      const next = this.store.sweepReplies(sweep.cursor, now - REPLY_RETENTION_MS, SWEEP_SLICE);
+      this.ctx.storage.kv.put("reply_sweep", next === null ? { cursor: "", sweptAt: now } : { cursor: next, sweptAt: sweep.sweptAt });
+    });
   }
 
   /** Sends unshipped entries, events and the directory row to D1, then advances the cursors. */
@@ -397,8 +416,10 @@ export class AccountLedger extends DurableObject<Env> {
     }
     const expiring = this.store.nextDue();
     if (expiring !== null) due.push(expiring);
-    const oldest = this.store.oldestReplyAt();
-    if (oldest !== null) due.push(oldest + REPLY_RETENTION_MS);
+    if (this.store.hasReplies()) {
+      const sweep = this.replySweep();
+      due.push(sweep.cursor !== "" ? now + SWEEP_SLICE_PAUSE_MS : sweep.sweptAt + SWEEP_EVERY_MS);
+    }
     const at = due.length ? Math.max(now, Math.min(...due)) : null;
     this.transaction(() => this.store.saveAccount({ ...(this.store.account() as AccountRecord), alarmAt: at }));
     if (at !== null) await this.armAlarm(at);

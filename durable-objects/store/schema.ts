@@ -84,6 +84,22 @@ const MIGRATIONS: readonly string[] = [
   // Spend counters are checkpointed: they include the journal up to spend_seq, the rest is replayed on
   // load, so a debit need not rewrite the account row just to count what it spent.
   `ALTER TABLE account ADD COLUMN spend_seq INTEGER NOT NULL DEFAULT 0;`,
+  // Idempotency in one B-tree keyed by the key (no rowid table beside a unique index), with the answer
+  // stored as sent rather than serialized twice. Old keys are swept by key range, a slice per alarm.
+  `
+  CREATE TABLE replies (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    json TEXT NOT NULL,
+    cost INTEGER,
+    balance INTEGER,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO replies SELECT key, fingerprint, reply ->> '$.status', reply ->> '$.json', reply ->> '$.cost',
+    reply ->> '$.balance', created_at FROM idempotency;
+  DROP TABLE idempotency;
+  `,
 ];
 
 export function migrate(sql: SqlStorage, storage: DurableObjectStorage): void {

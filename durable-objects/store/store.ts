@@ -2,6 +2,7 @@
 // Every method is synchronous: the object calls them inside one transactionSync.
 
 import { addSpend, currentSpend } from "../ledger/limits";
+import type { WireReply } from "../reply";
 import type { EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Spend, Step } from "../ledger/types";
 
 export interface AccountRecord {
@@ -112,7 +113,7 @@ export interface EventRow extends EventDraft {
 
 export interface StoredReply {
   fingerprint: string;
-  reply: string;
+  wire: WireReply;
 }
 
 /**
@@ -125,6 +126,8 @@ interface Mirror {
   account: AccountRecord;
   lots: Map<string, Lot>;
   holds: Map<string, Hold>;
+  /** The last journal seq, so an entry's seq is known without asking SQLite for it back. */
+  lastSeq: number;
 }
 
 export class LedgerStore {
@@ -146,6 +149,7 @@ export class LedgerStore {
       account: this.withReplayedSpend(toAccount(row)),
       lots: new Map(lots.map((l) => [l.id, l])),
       holds: new Map(holds.map((h) => [h.id, h])),
+      lastSeq: this.lastSeq(),
     };
     return this.mirror;
   }
@@ -252,11 +256,15 @@ export class LedgerStore {
   /** Writes what the step changed. Returns the account as it now stands (not yet saved) and the new entries' seqs. */
   persist(a: AccountRecord, step: Step<unknown>, now: number): { account: AccountRecord; seqs: number[] } {
     const seqs: number[] = [];
-    const mirror = this.mirror;
+    const mirror = this.load() as Mirror;
     for (const lot of step.lots) {
-      if (mirror) {
-        if (lot.remaining > 0) mirror.lots.set(lot.id, lot);
-        else mirror.lots.delete(lot.id);
+      const known = mirror.lots.has(lot.id);
+      if (lot.remaining > 0) mirror.lots.set(lot.id, lot);
+      else mirror.lots.delete(lot.id);
+      // A lot the mirror holds exists: a plain UPDATE is cheaper than an upsert's failed insert.
+      if (known) {
+        this.sql.exec("UPDATE lots SET remaining = ? WHERE id = ?", lot.remaining, lot.id);
+        continue;
       }
       this.sql.exec(
         `INSERT INTO lots (id, source, amount, remaining, expires_at, priority, created_at, reference)
@@ -273,10 +281,8 @@ export class LedgerStore {
       );
     }
     for (const hold of step.holds) {
-      if (mirror) {
-        if (hold.status === "active") mirror.holds.set(hold.id, hold);
-        else mirror.holds.delete(hold.id);
-      }
+      if (hold.status === "active") mirror.holds.set(hold.id, hold);
+      else mirror.holds.delete(hold.id);
       this.sql.exec(
         `INSERT INTO holds (id, amount, status, operation, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status`,
@@ -289,9 +295,11 @@ export class LedgerStore {
       );
     }
     for (const e of step.entries) {
-      const inserted = this.sql.exec(
-        `INSERT INTO journal (kind, amount, balance_after, operation, quantities, hold_id, lot_id, reserved,
-          description, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      const seq = ++mirror.lastSeq;
+      this.sql.exec(
+        `INSERT INTO journal (seq, kind, amount, balance_after, operation, quantities, hold_id, lot_id, reserved,
+          description, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        seq,
         e.kind,
         e.amount,
         e.balanceAfter,
@@ -304,7 +312,7 @@ export class LedgerStore {
         json(e.metadata),
         e.createdAt,
       );
-      seqs.push(num(inserted.one().seq!));
+      seqs.push(seq);
       if (e.operation !== null && (e.kind === "debit" || e.kind === "capture")) {
         this.sql.exec(
           `INSERT INTO operation_stats (operation, count, credits) VALUES (?, 1, ?)
@@ -382,28 +390,42 @@ export class LedgerStore {
   }
 
   storedReply(key: string): StoredReply | null {
-    const row = this.sql.exec("SELECT fingerprint, reply FROM idempotency WHERE key = ?", key).toArray()[0];
-    return row ? { fingerprint: row.fingerprint as string, reply: row.reply as string } : null;
+    const row = this.sql.exec("SELECT fingerprint, status, json, cost, balance FROM replies WHERE key = ?", key).toArray()[0];
+    if (!row) return null;
+    return {
+      fingerprint: row.fingerprint as string,
+      wire: { status: num(row.status!), json: row.json as string, cost: numOrNull(row.cost!), balance: numOrNull(row.balance!), replayed: true },
+    };
   }
 
-  storeReply(key: string, fingerprint: string, reply: string, now: number): void {
-    this.sql.exec("INSERT INTO idempotency (key, fingerprint, reply, created_at) VALUES (?, ?, ?, ?)", key, fingerprint, reply, now);
+  storeReply(key: string, fingerprint: string, wire: WireReply, now: number): void {
+    this.sql.exec(
+      "INSERT INTO replies (key, fingerprint, status, json, cost, balance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      key,
+      fingerprint,
+      wire.status,
+      wire.json,
+      wire.cost,
+      wire.balance,
+      now,
+    );
   }
 
-  /** Forgets idempotency keys older than `before`, oldest first, a bounded batch at a time. */
-  pruneReplies(before: number, batch: number): number {
-    return this.sql.exec(
-      // Rows are appended in time order, so the oldest `batch` rows are the only candidates: this never
-      // scans the whole table when nothing is old enough.
-      `DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency ORDER BY rowid LIMIT ?) AND created_at < ?`,
-      batch,
-      before,
-    ).rowsWritten;
+  /**
+   * Forgets, among the next `batch` keys after `cursor`, those answered before `before`. Returns the
+   * cursor to continue from, or null when this pass has reached the last key.
+   */
+  sweepReplies(cursor: string, before: number, batch: number): string | null {
+    const rows = this.sql.exec("SELECT key FROM replies WHERE key > ? ORDER BY key LIMIT ?", cursor, batch).toArray();
+    const last = rows.at(-1)?.key as string | undefined;
+    if (last !== undefined) {
+      this.sql.exec("DELETE FROM replies WHERE key > ? AND key <= ? AND created_at < ?", cursor, last, before);
+    }
+    return rows.length < batch ? null : (last as string);
   }
 
-  oldestReplyAt(): number | null {
-    const row = this.sql.exec("SELECT created_at FROM idempotency ORDER BY rowid LIMIT 1").toArray()[0];
-    return row ? num(row.created_at!) : null;
+  hasReplies(): boolean {
+    return this.sql.exec("SELECT 1 FROM replies LIMIT 1").toArray().length > 0;
   }
 
   hold(id: string): Hold | null {
