@@ -15,15 +15,36 @@ interface Threshold {
 
 const outlives = (lot: Lot, at: number) => lot.expiresAt === null || lot.expiresAt > at;
 
+/**
+ * The slack at every distinct end of an active hold, in O((lots + holds) log) so that an account with
+ * many concurrent holds (one per streaming call) does not pay a quadratic price per request.
+ */
 export function thresholds(lots: readonly Lot[], holds: readonly Hold[], now: number): Threshold[] {
-  const active = holds.filter((h) => h.status === "active" && h.expiresAt > now);
-  const ends = [...new Set(active.map((h) => h.expiresAt))].sort((a, b) => a - b);
-  return ends.map((at) => {
-    let slack = 0;
-    for (const lot of lots) if (isLive(lot, now) && outlives(lot, at)) slack = add(slack, lot.remaining);
-    for (const hold of active) if (hold.expiresAt >= at) slack = sub(slack, hold.amount);
-    return { at, slack };
-  });
+  const active = holds.filter((h) => h.status === "active" && h.expiresAt > now).sort((a, b) => b.expiresAt - a.expiresAt);
+  if (active.length === 0) return [];
+  // Lots that never expire outlive every end; the others only ends before their own expiry.
+  let forever = 0;
+  const expiring: Lot[] = [];
+  for (const lot of lots) {
+    if (!isLive(lot, now)) continue;
+    if (lot.expiresAt === null) forever = add(forever, lot.remaining);
+    else expiring.push(lot);
+  }
+  expiring.sort((a, b) => (b.expiresAt as number) - (a.expiresAt as number));
+  // Walk the ends from the latest: cover grows as lots expiring after the end come in, need grows as
+  // holds ending at or after it come in.
+  const out: Threshold[] = [];
+  let cover = forever;
+  let need = 0;
+  let l = 0;
+  let h = 0;
+  while (h < active.length) {
+    const at = (active[h] as Hold).expiresAt;
+    while (h < active.length && (active[h] as Hold).expiresAt === at) need = add(need, (active[h++] as Hold).amount);
+    while (l < expiring.length && ((expiring[l] as Lot).expiresAt as number) > at) cover = add(cover, (expiring[l++] as Lot).remaining);
+    out.push({ at, slack: sub(cover, need) });
+  }
+  return out.reverse();
 }
 
 export function holdsCovered(lots: readonly Lot[], holds: readonly Hold[], now: number): boolean {
