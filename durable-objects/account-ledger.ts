@@ -63,8 +63,11 @@ export class AccountLedger extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrate(ctx.storage.sql, ctx.storage);
-    this.store = new LedgerStore(ctx.storage.sql);
+    // An id that was never opened gets no tables: looking up an unknown account must not leave an
+    // empty database behind for every id a caller tries.
+    const opened = ctx.storage.kv.get("schema_version") !== undefined;
+    if (opened) migrate(ctx.storage.sql, ctx.storage);
+    this.store = new LedgerStore(ctx.storage.sql, opened);
   }
 
   /**
@@ -76,6 +79,8 @@ export class AccountLedger extends DurableObject<Env> {
       return this.ctx.storage.transactionSync(work);
     } catch (err) {
       this.store.forgetCache();
+      // The schema itself may have been created by the transaction that rolled back (a first open).
+      this.store.markOpened(this.ctx.storage.kv.get("schema_version") !== undefined);
       throw err;
     }
   }
@@ -88,6 +93,8 @@ export class AccountLedger extends DurableObject<Env> {
     const reply = this.transaction(() => {
       let a = this.store.account();
       if (!a) {
+        migrate(this.ctx.storage.sql, this.ctx.storage);
+        this.store.markOpened();
         this.store.createAccount(profile.id, randomId("a", 8).slice(2), now);
         a = this.store.account() as AccountRecord;
         created = true;

@@ -133,7 +133,16 @@ interface Mirror {
 export class LedgerStore {
   private mirror: Mirror | null = null;
 
-  constructor(private readonly sql: SqlStorage) {}
+  /** `opened`: whether this object's tables exist (an account was created here). */
+  constructor(
+    private readonly sql: SqlStorage,
+    private opened: boolean,
+  ) {}
+
+  /** Called once the tables exist, or again after a rollback with whether they still do. */
+  markOpened(opened = true): void {
+    this.opened = opened;
+  }
 
   forgetCache(): void {
     this.mirror = null;
@@ -141,6 +150,7 @@ export class LedgerStore {
 
   private load(): Mirror | null {
     if (this.mirror) return this.mirror;
+    if (!this.opened) return null;
     const row = this.sql.exec("SELECT * FROM account WHERE singleton = 1").toArray()[0];
     if (!row) return null;
     const lots = this.sql.exec("SELECT * FROM lots WHERE remaining > 0").toArray().map(toLot);
@@ -390,6 +400,7 @@ export class LedgerStore {
   }
 
   storedReply(key: string): StoredReply | null {
+    if (!this.opened) return null;
     const row = this.sql.exec("SELECT fingerprint, status, json, cost, balance FROM replies WHERE key = ?", key).toArray()[0];
     if (!row) return null;
     return {

@@ -120,3 +120,21 @@ describe("bad input changes nothing", () => {
     expect(res.body.error.field).toBe("id");
   });
 });
+
+describe("an id that was never opened", () => {
+  it("is answered 404 everywhere and leaves no tables behind", async () => {
+    const { runInDurableObject } = await import("cloudflare:test");
+    const { ledger } = await import("./helpers");
+    const id = "probe-only";
+    expect((await api("GET", `/v1/accounts/${id}`)).status).toBe(404);
+    expect((await api("POST", `/v1/accounts/${id}/debits`, { body: { amount: 1 } })).status).toBe(404);
+    expect((await api("POST", `/v1/accounts/${id}/quote`, { body: { amount: 1 } })).status).toBe(404);
+    expect((await api("GET", `/v1/accounts/${id}/entries`)).status).toBe(404);
+    const tables = await runInDurableObject(ledger(id), (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'").toArray(),
+    );
+    expect(tables).toEqual([]);
+    // Opening it afterwards works as for any new account.
+    expect((await api("PUT", `/v1/accounts/${id}`, { body: {} })).status).toBe(201);
+  });
+});

@@ -52,7 +52,16 @@ export function ledger(id: string) {
 
 /** Runs the object's alarm now (history shipping, expiry), as the runtime would when it comes due. */
 export async function flush(id: string): Promise<boolean> {
-  return runDurableObjectAlarm(ledger(id));
+  const ran = await runDurableObjectAlarm(ledger(id));
+  // The runtime may have started the alarm on its own a moment earlier (it is due 200 ms after a
+  // change); then history lands when that run finishes. Wait for it, briefly.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const a = await ledger(id).audit();
+    if (!a || a.shippedSeq >= a.lastSeq) break;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    await runDurableObjectAlarm(ledger(id));
+  }
+  return ran;
 }
 
 /** The rows D1 holds for an account's history. */
