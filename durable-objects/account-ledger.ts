@@ -259,8 +259,10 @@ export class AccountLedger extends DurableObject<Env> {
   // ---- the one way a rule runs ------------------------------------------------------------------
 
   /**
-   * Runs `rule` on the loaded state inside one synchronous transaction: replay check, load, decide,
-   * persist, remember the answer. Only the alarm is set afterwards; it is idempotent and may lag.
+   * Runs `rule` on the loaded state inside one synchronous transaction: load, decide, persist,
+   * remember the answer under the key. Keys are almost always new, so the key is not looked up first:
+   * storing the answer finds out, and if the key was taken the whole transaction rolls back and the
+   * first answer is replayed instead. Only the alarm is set afterwards; it is idempotent and may lag.
    */
   private async mutate<R>(
     idem: Idempotency | null,
@@ -272,18 +274,6 @@ export class AccountLedger extends DurableObject<Env> {
     let out: { wire: WireReply; alarm: number | null };
     try {
       out = this.transaction(() => {
-        if (idem) {
-          const prior = this.store.storedReply(idem.key);
-          if (prior) {
-            if (prior.fingerprint !== idem.fingerprint) {
-              return {
-                wire: toWire(errorReply(409, "idempotency_conflict", "This Idempotency-Key was already used with a different request.")),
-                alarm: null,
-              };
-            }
-            return { wire: prior.wire, alarm: null };
-          }
-        }
         const account = this.store.account();
         if (!account) return { wire: toWire(accountNotFound(this.ctx.id.name ?? "")), alarm: null };
         const step = rule(this.store.loadState(account, holdId), now);
@@ -294,7 +284,11 @@ export class AccountLedger extends DurableObject<Env> {
         return this.finish(next, step, idem, now, reply, changesRow(account, next));
       });
     } catch (err) {
-      // Nothing was written: the transaction rolled back when the amount check threw.
+      // Whatever threw, the transaction rolled back: nothing of this request was written.
+      if (idem && (err instanceof KeyAlreadyUsed || err instanceof AmountError)) {
+        const prior = this.store.storedReply(idem.key);
+        if (prior) return prior.fingerprint === idem.fingerprint ? prior.wire : toWire(keyConflict());
+      }
       if (err instanceof AmountError) return toWire(errorReply(400, "amount_too_large", err.message));
       throw err;
     }
@@ -312,7 +306,12 @@ export class AccountLedger extends DurableObject<Env> {
     mustSave: boolean,
   ): { wire: WireReply; alarm: number | null } {
     const wire = toWire(reply);
-    if (idem && isKept(reply.status)) this.store.storeReply(idem.key, idem.fingerprint, wire, now);
+    if (idem) {
+      // A taken key aborts the transaction (see mutate). An answer that is not kept must not shadow a
+      // kept one either, so that path looks the key up.
+      const taken = isKept(reply.status) ? !this.store.storeReply(idem.key, idem.fingerprint, wire, now) : this.store.storedReply(idem.key) !== null;
+      if (taken) throw new KeyAlreadyUsed();
+    }
     const due: number[] = [];
     if (mustSave || (step && (step.entries.length || step.events.length))) due.push(now + FLUSH_DELAY_MS);
     for (const hold of step?.holds ?? []) if (hold.status === "active") due.push(hold.expiresAt);
@@ -447,6 +446,11 @@ export class AccountLedger extends DurableObject<Env> {
     };
   }
 }
+
+/** Thrown inside a transaction to roll it back when its Idempotency-Key already has an answer. */
+class KeyAlreadyUsed extends Error {}
+
+const keyConflict = () => errorReply(409, "idempotency_conflict", "This Idempotency-Key was already used with a different request.");
 
 /** Whether a rule changed what the account row must keep durably (spend counters are replayable). */
 function changesRow(before: AccountRecord, after: AccountRecord): boolean {

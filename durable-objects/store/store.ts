@@ -409,9 +409,11 @@ export class LedgerStore {
     };
   }
 
-  storeReply(key: string, fingerprint: string, wire: WireReply, now: number): void {
-    this.sql.exec(
-      "INSERT INTO replies (key, fingerprint, status, json, cost, balance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  /** Stores the answer under a new key; false (and nothing written) when the key already has one. */
+  storeReply(key: string, fingerprint: string, wire: WireReply, now: number): boolean {
+    return this.sql.exec(
+      `INSERT INTO replies (key, fingerprint, status, json, cost, balance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO NOTHING`,
       key,
       fingerprint,
       wire.status,
@@ -419,7 +421,7 @@ export class LedgerStore {
       wire.cost,
       wire.balance,
       now,
-    );
+    ).rowsWritten > 0;
   }
 
   /**
