@@ -65,3 +65,27 @@ describe("Idempotency-Key", () => {
     expect(hold.body.error.type).toBe("idempotency_conflict");
   });
 });
+
+describe("Idempotency-Key when the same request would now be refused", () => {
+  it("replays the first answer, not a new refusal", async () => {
+    const { runInDurableObject } = await import("cloudflare:test");
+    const { ledger } = await import("./helpers");
+    await openAccount("idem-later", 10);
+    const key = freshKey();
+    const body = { amount: 5, expires_at: new Date(Date.now() + 3_600_000).toISOString() };
+    const first = await api("POST", "/v1/accounts/idem-later/grants", { body, idem: key });
+    expect(first.status).toBe(201);
+    // Two hours later the same grant would be refused (its expiry is in the past) …
+    await runInDurableObject(ledger("idem-later"), (instance: { clock: () => number }) => {
+      const later = Date.now() + 7_200_000;
+      instance.clock = () => later;
+    });
+    const fresh = await api("POST", "/v1/accounts/idem-later/grants", { body, idem: freshKey() });
+    expect(fresh.status).toBe(400);
+    // … but its retry with the first key is still the first answer.
+    const retry = await api("POST", "/v1/accounts/idem-later/grants", { body, idem: key });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(retry.body).toEqual(first.body);
+  });
+});
