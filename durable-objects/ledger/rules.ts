@@ -89,8 +89,8 @@ export function checkSpendable(draft: Draft, amount: number): LedgerError | null
  * what it must from any lot, and only what no lot holds becomes debt. Returns that debt.
  */
 function spendCredits(draft: Draft, amount: number, around: ReturnType<typeof burnAroundHolds>): number {
-  const rest = burn(around.lots, around.shortfall, draft.now);
-  draft.putLots(rest.lots, [...new Map([...around.changed, ...rest.changed].map((l) => [l.id, l])).values()]);
+  const rest = around.shortfall === 0 ? { ...around, changed: [] } : burn(around.lots, around.shortfall, draft.now);
+  draft.putLots(rest.lots, rest.changed.length ? [...new Map([...around.changed, ...rest.changed].map((l) => [l.id, l])).values()] : around.changed);
   const spend = addSpend(spendNow(draft), amount);
   draft.state = { ...draft.state, debt: add(draft.state.debt, rest.shortfall), spend };
   return rest.shortfall;
