@@ -50,33 +50,29 @@ export const Account = z
 export const accounts = newRouter();
 
 serve(accounts, {
-    method: "put",
-    path: "/v1/accounts/{id}",
-    summary: "Create or update an account",
-    middleware: [requireScope("write")] as const,
-    request: { params: AccountIdParam, body: jsonBody(AccountBody) },
-    responses: { 200: jsonResponse(Account, "Updated"), 201: jsonResponse(Account, "Created"), ...errors(400, 401, 403) },
-  },
-  async (c, { params, body }) => {
-    const { id } = params;
-    const reply = await ledgerOf(c.env, id).open({
-      id,
-      name: body.name,
-      email: body.email,
-      metadata: body.metadata,
-      timeZone: body.time_zone,
-    });
-    return send(c, reply);
-  },
-);
+  method: "put",
+  path: "/v1/accounts/{id}",
+  summary: "Create or update an account",
+  middleware: [requireScope("write")] as const,
+  request: { params: AccountIdParam, body: jsonBody(AccountBody) },
+  responses: { 200: jsonResponse(Account, "Updated"), 201: jsonResponse(Account, "Created"), ...errors(400, 401, 403) },
+}, async (c, { params, body }) => {
+  const { id } = params;
+  const reply = await ledgerOf(c.env, id).open({
+    id,
+    name: body.name,
+    email: body.email,
+    metadata: body.metadata,
+    timeZone: body.time_zone,
+  });
+  return send(c, reply);
+});
 
 serve(accounts, {
-    method: "get",
-    path: "/v1/accounts/{id}",
-    summary: "Balance, lots, holds, limits and next expiry of an account",
-    middleware: [requireScope("read")] as const,
-    request: { params: AccountIdParam },
-    responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 404) },
-  },
-  async (c, { params }) => send(c, await ledgerOf(c.env, params.id).view()),
-);
+  method: "get",
+  path: "/v1/accounts/{id}",
+  summary: "Balance, lots, holds, limits and next expiry of an account",
+  middleware: [requireScope("read")] as const,
+  request: { params: AccountIdParam },
+  responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 404) },
+}, async (c, { params }) => send(c, await ledgerOf(c.env, params.id).view()));

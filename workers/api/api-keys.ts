@@ -60,47 +60,41 @@ export async function createKey(db: D1Database, name: string, scopes: Scope[], n
 export const keys = newRouter();
 
 serve(keys, {
-    method: "post",
-    path: "/v1/api-keys",
-    summary: "Create an API key (admin); the key is shown this once",
-    middleware: [requireScope("admin")] as const,
-    request: { body: jsonBody(KeyBody) },
-    responses: { 201: jsonResponse(KeyInfo.extend({ key: z.string() }), "Created"), ...errors(400, 401, 403) },
-  },
-  async (c, { body }) => {
-    return c.json(await createKey(c.env.DB, body.name, body.scopes), 201);
-  },
-);
+  method: "post",
+  path: "/v1/api-keys",
+  summary: "Create an API key (admin); the key is shown this once",
+  middleware: [requireScope("admin")] as const,
+  request: { body: jsonBody(KeyBody) },
+  responses: { 201: jsonResponse(KeyInfo.extend({ key: z.string() }), "Created"), ...errors(400, 401, 403) },
+}, async (c, { body }) => {
+  return c.json(await createKey(c.env.DB, body.name, body.scopes), 201);
+});
 
 serve(keys, {
-    method: "get",
-    path: "/v1/api-keys",
-    summary: "List API keys (admin); never shows a key, only its prefix",
-    middleware: [requireScope("admin")] as const,
-    responses: { 200: jsonResponse(z.object({ data: z.array(KeyInfo) }), "Keys"), ...errors(401, 403) },
-  },
-  async (c) => {
-    const rows = await drizzle(c.env.DB).select().from(apiKeys).orderBy(desc(apiKeys.createdAt)).all();
-    return c.json({ data: rows.map(info) }, 200);
-  },
-);
+  method: "get",
+  path: "/v1/api-keys",
+  summary: "List API keys (admin); never shows a key, only its prefix",
+  middleware: [requireScope("admin")] as const,
+  responses: { 200: jsonResponse(z.object({ data: z.array(KeyInfo) }), "Keys"), ...errors(401, 403) },
+}, async (c) => {
+  const rows = await drizzle(c.env.DB).select().from(apiKeys).orderBy(desc(apiKeys.createdAt)).all();
+  return c.json({ data: rows.map(info) }, 200);
+});
 
 serve(keys, {
-    method: "delete",
-    path: "/v1/api-keys/{id}",
-    summary: "Revoke an API key (admin); other isolates stop accepting it within 30 s",
-    middleware: [requireScope("admin")] as const,
-    request: { params: KeyIdParam },
-    responses: { 200: jsonResponse(KeyInfo, "Revoked"), ...errors(401, 403, 404) },
-  },
-  async (c, { params }) => {
-    const { id } = params;
-    const db = drizzle(c.env.DB);
-    const row = await db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
-    if (!row) throw new ApiError(404, "api_key_not_found", `No API key ${id}.`);
-    const revokedAt = row.revokedAt ?? Date.now();
-    if (row.revokedAt === null) await db.update(apiKeys).set({ revokedAt }).where(eq(apiKeys.id, id));
-    forgetKey(row.hash);
-    return c.json(info({ ...row, revokedAt }), 200);
-  },
-);
+  method: "delete",
+  path: "/v1/api-keys/{id}",
+  summary: "Revoke an API key (admin); other isolates stop accepting it within 30 s",
+  middleware: [requireScope("admin")] as const,
+  request: { params: KeyIdParam },
+  responses: { 200: jsonResponse(KeyInfo, "Revoked"), ...errors(401, 403, 404) },
+}, async (c, { params }) => {
+  const { id } = params;
+  const db = drizzle(c.env.DB);
+  const row = await db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+  if (!row) throw new ApiError(404, "api_key_not_found", `No API key ${id}.`);
+  const revokedAt = row.revokedAt ?? Date.now();
+  if (row.revokedAt === null) await db.update(apiKeys).set({ revokedAt }).where(eq(apiKeys.id, id));
+  forgetKey(row.hash);
+  return c.json(info({ ...row, revokedAt }), 200);
+});

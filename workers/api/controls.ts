@@ -19,25 +19,21 @@ const AlertsBody = z.object({ low_balance_threshold: NonNegativeCredits.nullable
 export const controls = newRouter();
 
 serve(controls, {
-    method: "put",
-    path: "/v1/accounts/{id}/limits",
-    summary: "Daily and monthly spending limits (the account's calendar; UTC unless it sets time_zone)",
-    middleware: [requireScope("write")] as const,
-    request: { params: AccountIdParam, body: jsonBody(LimitsBody) },
-    responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
-  },
-  async (c, { params, body }) => send(c, await ledgerOf(c.env, params.id).setLimits(body)),
-);
+  method: "put",
+  path: "/v1/accounts/{id}/limits",
+  summary: "Daily and monthly spending limits (the account's calendar; UTC unless it sets time_zone)",
+  middleware: [requireScope("write")] as const,
+  request: { params: AccountIdParam, body: jsonBody(LimitsBody) },
+  responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
+}, async (c, { params, body }) => send(c, await ledgerOf(c.env, params.id).setLimits(body)));
 
 serve(controls, {
-    method: "put",
-    path: "/v1/accounts/{id}/alerts",
-    summary: "The low-balance threshold: balance.low fires once each time the balance falls below it",
-    middleware: [requireScope("write")] as const,
-    request: { params: AccountIdParam, body: jsonBody(AlertsBody) },
-    responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
-  },
-  async (c, { params, body }) => {
-    return send(c, await ledgerOf(c.env, params.id).setAlerts({ lowBalanceThreshold: body.low_balance_threshold }));
-  },
-);
+  method: "put",
+  path: "/v1/accounts/{id}/alerts",
+  summary: "The low-balance threshold: balance.low fires once each time the balance falls below it",
+  middleware: [requireScope("write")] as const,
+  request: { params: AccountIdParam, body: jsonBody(AlertsBody) },
+  responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
+}, async (c, { params, body }) => {
+  return send(c, await ledgerOf(c.env, params.id).setAlerts({ lowBalanceThreshold: body.low_balance_threshold }));
+});

@@ -19,25 +19,23 @@ const Grant = z
 export const grants = newRouter();
 
 serve(grants, {
-    method: "post",
-    path: "/v1/accounts/{id}/grants",
-    summary: "Add credits to an account (admin)",
-    middleware: [requireScope("admin")] as const,
-    request: { params: AccountIdParam, headers: IdempotencyHeader, body: jsonBody(GrantBody) },
-    responses: { 201: jsonResponse(Grant, "Granted"), ...errors(400, 401, 403, 404, 409, 413) },
-  },
-  async (c, { params, body }) => {
-    const { id } = params;
-    const idem = await idempotency(c, `grant:${id}`, body);
-    const reply = await ledgerOf(c.env, id).grant(idem, {
-      amount: body.amount,
-      source: body.source ?? "grant",
-      expiresAt: body.expires_at === undefined ? null : Date.parse(body.expires_at),
-      priority: body.priority ?? DEFAULT_PRIORITY,
-      reference: body.reference ?? null,
-      description: body.description ?? null,
-      metadata: body.metadata ?? null,
-    });
-    return send(c, reply);
-  },
-);
+  method: "post",
+  path: "/v1/accounts/{id}/grants",
+  summary: "Add credits to an account (admin)",
+  middleware: [requireScope("admin")] as const,
+  request: { params: AccountIdParam, headers: IdempotencyHeader, body: jsonBody(GrantBody) },
+  responses: { 201: jsonResponse(Grant, "Granted"), ...errors(400, 401, 403, 404, 409, 413) },
+}, async (c, { params, body }) => {
+  const { id } = params;
+  const idem = await idempotency(c, `grant:${id}`, body);
+  const reply = await ledgerOf(c.env, id).grant(idem, {
+    amount: body.amount,
+    source: body.source ?? "grant",
+    expiresAt: body.expires_at === undefined ? null : Date.parse(body.expires_at),
+    priority: body.priority ?? DEFAULT_PRIORITY,
+    reference: body.reference ?? null,
+    description: body.description ?? null,
+    metadata: body.metadata ?? null,
+  });
+  return send(c, reply);
+});

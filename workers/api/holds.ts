@@ -32,64 +32,58 @@ const Release = z.object({ released: z.number().int(), available: z.number().int
 export const holds = newRouter();
 
 serve(holds, {
-    method: "post",
-    path: "/v1/accounts/{id}/holds",
-    summary: "Reserve credits for work whose final cost is not known yet",
-    middleware: [requireScope("write")] as const,
-    request: { params: AccountIdParam, headers: IdempotencyHeader, body: jsonBody(HoldBody) },
-    responses: { 201: jsonResponse(Hold, "Held"), ...errors(400, 401, 402, 403, 404, 409, 413) },
-  },
-  async (c, { params, body }) => {
-    const { id } = params;
-    const idem = await idempotency(c, `hold:${id}`, body);
-    const priced = await priceCharge(c.env, body);
-    const reply = await ledgerOf(c.env, id).hold(idem, {
-      ...chargeOf(priced, body),
-      ttlSeconds: body.ttl_seconds ?? DEFAULT_HOLD_TTL_SECONDS,
-    });
-    return send(c, reply);
-  },
-);
+  method: "post",
+  path: "/v1/accounts/{id}/holds",
+  summary: "Reserve credits for work whose final cost is not known yet",
+  middleware: [requireScope("write")] as const,
+  request: { params: AccountIdParam, headers: IdempotencyHeader, body: jsonBody(HoldBody) },
+  responses: { 201: jsonResponse(Hold, "Held"), ...errors(400, 401, 402, 403, 404, 409, 413) },
+}, async (c, { params, body }) => {
+  const { id } = params;
+  const idem = await idempotency(c, `hold:${id}`, body);
+  const priced = await priceCharge(c.env, body);
+  const reply = await ledgerOf(c.env, id).hold(idem, {
+    ...chargeOf(priced, body),
+    ttlSeconds: body.ttl_seconds ?? DEFAULT_HOLD_TTL_SECONDS,
+  });
+  return send(c, reply);
+});
 
 serve(holds, {
-    method: "post",
-    path: "/v1/accounts/{id}/holds/{hold_id}/capture",
-    summary: "Charge the actual cost of held work, once; the rest of the hold is released",
-    middleware: [requireScope("write")] as const,
-    request: { params: HoldParams, headers: IdempotencyHeader, body: jsonBody(CaptureBody) },
-    responses: { 200: jsonResponse(Capture, "Captured"), ...errors(400, 401, 403, 404, 409, 413) },
-  },
-  async (c, { params, body }) => {
-    const { id, hold_id } = params;
-    const idem = await idempotency(c, `capture:${id}:${hold_id}`, body);
-    const ledger = ledgerOf(c.env, id);
-    let operation: string | undefined;
-    if (body.quantities !== undefined) {
-      // Quantities are priced with the operation the hold was placed for.
-      const held = await ledger.holdOperation(hold_id);
-      if (held.status === 404) return send(c, held);
-      operation = (JSON.parse(held.json) as { operation: string | null }).operation ?? undefined;
-      if (!operation) {
-        throw new ApiError(400, "invalid_request", "This hold was placed for an amount, not an operation: capture it with 'amount'.", { field: "quantities" });
-      }
+  method: "post",
+  path: "/v1/accounts/{id}/holds/{hold_id}/capture",
+  summary: "Charge the actual cost of held work, once; the rest of the hold is released",
+  middleware: [requireScope("write")] as const,
+  request: { params: HoldParams, headers: IdempotencyHeader, body: jsonBody(CaptureBody) },
+  responses: { 200: jsonResponse(Capture, "Captured"), ...errors(400, 401, 403, 404, 409, 413) },
+}, async (c, { params, body }) => {
+  const { id, hold_id } = params;
+  const idem = await idempotency(c, `capture:${id}:${hold_id}`, body);
+  const ledger = ledgerOf(c.env, id);
+  let operation: string | undefined;
+  if (body.quantities !== undefined) {
+    // Quantities are priced with the operation the hold was placed for.
+    const held = await ledger.holdOperation(hold_id);
+    if (held.status === 404) return send(c, held);
+    operation = (JSON.parse(held.json) as { operation: string | null }).operation ?? undefined;
+    if (!operation) {
+      throw new ApiError(400, "invalid_request", "This hold was placed for an amount, not an operation: capture it with 'amount'.", { field: "quantities" });
     }
-    const priced = await priceCharge(c.env, { amount: body.amount, operation, quantities: body.quantities });
-    const reply = await ledger.capture(idem, hold_id, chargeOf(priced, body));
-    return send(c, reply);
-  },
-);
+  }
+  const priced = await priceCharge(c.env, { amount: body.amount, operation, quantities: body.quantities });
+  const reply = await ledger.capture(idem, hold_id, chargeOf(priced, body));
+  return send(c, reply);
+});
 
 serve(holds, {
-    method: "post",
-    path: "/v1/accounts/{id}/holds/{hold_id}/release",
-    summary: "Let a hold go without charging anything",
-    middleware: [requireScope("write")] as const,
-    request: { params: HoldParams, headers: IdempotencyHeader },
-    responses: { 200: jsonResponse(Release, "Released"), ...errors(400, 401, 403, 404, 409) },
-  },
-  async (c, { params }) => {
-    const { id, hold_id } = params;
-    const idem = await idempotency(c, `release:${id}:${hold_id}`, {});
-    return send(c, await ledgerOf(c.env, id).release(idem, hold_id));
-  },
-);
+  method: "post",
+  path: "/v1/accounts/{id}/holds/{hold_id}/release",
+  summary: "Let a hold go without charging anything",
+  middleware: [requireScope("write")] as const,
+  request: { params: HoldParams, headers: IdempotencyHeader },
+  responses: { 200: jsonResponse(Release, "Released"), ...errors(400, 401, 403, 404, 409) },
+}, async (c, { params }) => {
+  const { id, hold_id } = params;
+  const idem = await idempotency(c, `release:${id}:${hold_id}`, {});
+  return send(c, await ledgerOf(c.env, id).release(idem, hold_id));
+});

@@ -54,36 +54,32 @@ export function describePackages(rows: Row[]) {
 export const catalogue = newRouter();
 
 serve(catalogue, {
-    method: "get",
-    path: "/v1/packages",
-    summary: "Credit packages on sale, with per-credit price and bulk discount",
-    middleware: [requireScope("read")] as const,
-    responses: { 200: jsonResponse(z.object({ data: z.array(Package) }), "Packages"), ...errors(401) },
-  },
-  async (c) => {
-    const rows = await drizzle(c.env.DB).select().from(packages).where(eq(packages.active, true)).orderBy(asc(packages.credits)).all();
-    return c.json({ data: describePackages(rows) }, 200);
-  },
-);
+  method: "get",
+  path: "/v1/packages",
+  summary: "Credit packages on sale, with per-credit price and bulk discount",
+  middleware: [requireScope("read")] as const,
+  responses: { 200: jsonResponse(z.object({ data: z.array(Package) }), "Packages"), ...errors(401) },
+}, async (c) => {
+  const rows = await drizzle(c.env.DB).select().from(packages).where(eq(packages.active, true)).orderBy(asc(packages.credits)).all();
+  return c.json({ data: describePackages(rows) }, 200);
+});
 
 serve(catalogue, {
-    method: "put",
-    path: "/v1/packages/{id}",
-    summary: "Create or change a credit package (admin)",
-    middleware: [requireScope("admin")] as const,
-    request: {
-      params: z.object({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).openapi({ param: { name: "id", in: "path" } }) }),
-      body: jsonBody(PackageBody),
-    },
-    responses: { 200: jsonResponse(Package, "The package"), ...errors(400, 401, 403) },
+  method: "put",
+  path: "/v1/packages/{id}",
+  summary: "Create or change a credit package (admin)",
+  middleware: [requireScope("admin")] as const,
+  request: {
+    params: z.object({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).openapi({ param: { name: "id", in: "path" } }) }),
+    body: jsonBody(PackageBody),
   },
-  async (c, { params, body }) => {
-    const { id } = params;
-    const db = drizzle(c.env.DB);
-    const row: Row = { id, credits: body.credits, priceAmount: body.price.amount, currency: body.price.currency, active: body.active ?? true, updatedAt: Date.now() };
-    await db.insert(packages).values(row).onConflictDoUpdate({ target: packages.id, set: row });
-    const all = await db.select().from(packages).where(eq(packages.active, true)).all();
-    const described = describePackages(all.some((r) => r.id === id) ? all : [...all, row]);
-    return c.json(described.find((p) => p.id === id) as (typeof described)[number], 200);
-  },
-);
+  responses: { 200: jsonResponse(Package, "The package"), ...errors(400, 401, 403) },
+}, async (c, { params, body }) => {
+  const { id } = params;
+  const db = drizzle(c.env.DB);
+  const row: Row = { id, credits: body.credits, priceAmount: body.price.amount, currency: body.price.currency, active: body.active ?? true, updatedAt: Date.now() };
+  await db.insert(packages).values(row).onConflictDoUpdate({ target: packages.id, set: row });
+  const all = await db.select().from(packages).where(eq(packages.active, true)).all();
+  const described = describePackages(all.some((r) => r.id === id) ? all : [...all, row]);
+  return c.json(described.find((p) => p.id === id) as (typeof described)[number], 200);
+});

@@ -49,55 +49,49 @@ const Quote = z
 export const pricing = newRouter();
 
 serve(pricing, {
-    method: "get",
-    path: "/v1/prices",
-    summary: "Every operation's price",
-    middleware: [requireScope("read")] as const,
-    responses: { 200: jsonResponse(z.object({ data: z.array(Price) }), "Prices"), ...errors(401) },
-  },
-  async (c) => {
-    const rows = await drizzle(c.env.DB).select().from(prices).orderBy(prices.operation).all();
-    return c.json({ data: rows.map(toPrice) }, 200);
-  },
-);
+  method: "get",
+  path: "/v1/prices",
+  summary: "Every operation's price",
+  middleware: [requireScope("read")] as const,
+  responses: { 200: jsonResponse(z.object({ data: z.array(Price) }), "Prices"), ...errors(401) },
+}, async (c) => {
+  const rows = await drizzle(c.env.DB).select().from(prices).orderBy(prices.operation).all();
+  return c.json({ data: rows.map(toPrice) }, 200);
+});
 
 serve(pricing, {
-    method: "put",
-    path: "/v1/prices/{operation}",
-    summary: "Set an operation's price (admin)",
-    middleware: [requireScope("admin")] as const,
-    request: {
-      params: z.object({ operation: OperationName.openapi({ param: { name: "operation", in: "path" } }) }),
-      body: jsonBody(PriceBody),
-    },
-    responses: { 200: jsonResponse(Price, "The price"), ...errors(400, 401, 403) },
+  method: "put",
+  path: "/v1/prices/{operation}",
+  summary: "Set an operation's price (admin)",
+  middleware: [requireScope("admin")] as const,
+  request: {
+    params: z.object({ operation: OperationName.openapi({ param: { name: "operation", in: "path" } }) }),
+    body: jsonBody(PriceBody),
   },
-  async (c, { params, body }) => {
-    const { operation } = params;
-    const row = { operation, rates: JSON.stringify(body.rates), description: body.description ?? null, updatedAt: Date.now() };
-    await drizzle(c.env.DB)
-      .insert(prices)
-      .values(row)
-      .onConflictDoUpdate({ target: prices.operation, set: { rates: row.rates, description: row.description, updatedAt: row.updatedAt } });
-    forgetPrices();
-    return c.json(toPrice(row), 200);
-  },
-);
+  responses: { 200: jsonResponse(Price, "The price"), ...errors(400, 401, 403) },
+}, async (c, { params, body }) => {
+  const { operation } = params;
+  const row = { operation, rates: JSON.stringify(body.rates), description: body.description ?? null, updatedAt: Date.now() };
+  await drizzle(c.env.DB)
+    .insert(prices)
+    .values(row)
+    .onConflictDoUpdate({ target: prices.operation, set: { rates: row.rates, description: row.description, updatedAt: row.updatedAt } });
+  forgetPrices();
+  return c.json(toPrice(row), 200);
+});
 
 serve(pricing, {
-    method: "post",
-    path: "/v1/accounts/{id}/quote",
-    summary: "What an operation would cost this account, and whether it can pay",
-    middleware: [requireScope("read")] as const,
-    request: { params: AccountIdParam, body: jsonBody(QuoteBody) },
-    responses: { 200: jsonResponse(Quote, "The quote"), ...errors(400, 401, 404) },
-  },
-  async (c, { params, body }) => {
-    const { id } = params;
-    const priced = await priceCharge(c.env, body);
-    const reply = await ledgerOf(c.env, id).quote({ cost: priced.amount, operation: priced.operation });
-    if (reply.status !== 200) return send(c, reply);
-    const quote = { ...(JSON.parse(reply.json) as Record<string, unknown>), operation: priced.operation, breakdown: priced.breakdown ?? [] };
-    return send(c, { ...reply, json: JSON.stringify(quote) });
-  },
-);
+  method: "post",
+  path: "/v1/accounts/{id}/quote",
+  summary: "What an operation would cost this account, and whether it can pay",
+  middleware: [requireScope("read")] as const,
+  request: { params: AccountIdParam, body: jsonBody(QuoteBody) },
+  responses: { 200: jsonResponse(Quote, "The quote"), ...errors(400, 401, 404) },
+}, async (c, { params, body }) => {
+  const { id } = params;
+  const priced = await priceCharge(c.env, body);
+  const reply = await ledgerOf(c.env, id).quote({ cost: priced.amount, operation: priced.operation });
+  if (reply.status !== 200) return send(c, reply);
+  const quote = { ...(JSON.parse(reply.json) as Record<string, unknown>), operation: priced.operation, breakdown: priced.breakdown ?? [] };
+  return send(c, { ...reply, json: JSON.stringify(quote) });
+});
