@@ -27,7 +27,7 @@ describe("D1 failing while history ships", () => {
     await flush("d1-down");
     const before = (await d1Entries("d1-down")).length;
 
-    // D1 starts throwing for this object.
+    // D1 starts throwing (for every object of this isolate: they share one env).
     let failing = true;
     await runInDurableObject(ledger("d1-down"), (instance: AccountLedger) => {
       const env = (instance as unknown as { env: { DB: D1Database } }).env;
@@ -73,5 +73,37 @@ describe("the object evicted after spending under a daily limit", () => {
     expect(over.status).toBe(402);
     expect(over.body.error.type).toBe("spending_limit_exceeded");
     expect((await api("POST", "/v1/accounts/evicted-limit/debits", { body: { amount: 30 } })).status).toBe(201);
+  });
+});
+
+describe("a write failing in the middle of a debit", () => {
+  it("rolls the whole debit back, and the object's in-memory copy with it", async () => {
+    await openAccount("torn-write", 100);
+    expect((await api("POST", "/v1/accounts/torn-write/debits", { body: { amount: 10 } })).status).toBe(201);
+
+    // The next journal insert throws, after the lot has already been written in the same transaction.
+    await runInDurableObject(ledger("torn-write"), (instance: AccountLedger, state) => {
+      const sql = state.storage.sql;
+      const exec = sql.exec.bind(sql);
+      let armed = true;
+      (sql as { exec: typeof sql.exec }).exec = ((query: string, ...bindings: unknown[]) => {
+        if (armed && query.includes("INSERT INTO journal")) {
+          armed = false;
+          throw new Error("SQLITE_FULL: simulated");
+        }
+        return exec(query, ...bindings);
+      }) as typeof sql.exec;
+      void instance;
+    });
+    const failed = await api("POST", "/v1/accounts/torn-write/debits", { body: { amount: 25 } });
+    expect(failed.status).toBe(500);
+
+    // Nothing of it stayed: not the lot's burn in SQLite, not in the object's memory.
+    expect((await account("torn-write")).balance).toBe(90);
+    expect(await audit("torn-write")).toMatchObject({ balance: 90, journalSum: 90 });
+    const next = await api("POST", "/v1/accounts/torn-write/debits", { body: { amount: 25 } });
+    expect(next.body).toMatchObject({ balance: 65 });
+    await evictDurableObject(ledger("torn-write"));
+    expect((await account("torn-write")).balance).toBe(65);
   });
 });
