@@ -47,8 +47,9 @@ export function thresholds(lots: readonly Lot[], holds: readonly Hold[], now: nu
   return out.reverse();
 }
 
-export function holdsCovered(lots: readonly Lot[], holds: readonly Hold[], now: number): boolean {
-  return thresholds(lots, holds, now).every((t) => t.slack >= 0);
+/** Whether every hold end up to `until` keeps its cover (a new hold affects only the ends up to its own). */
+export function holdsCovered(lots: readonly Lot[], holds: readonly Hold[], now: number, until = Infinity): boolean {
+  return thresholds(lots, holds, now).every((t) => t.at > until || t.slack >= 0);
 }
 
 /**

@@ -186,7 +186,7 @@ export function placeHold(state: LedgerState, input: HoldInput, now: number): St
     createdAt: now,
     expiresAt: now + input.ttlMs,
   };
-  if (!holdsCovered(draft.state.lots, [...draft.state.holds, hold], now)) {
+  if (!holdsCovered(draft.state.lots, [...draft.state.holds, hold], now, hold.expiresAt)) {
     return draft.refuse(
       refusal(
         "insufficient_credits",

@@ -281,23 +281,30 @@ class Model {
    * Holds keep their cover: for every active hold's end E, the lots that outlive E hold at least what
    * the holds ending at or after E reserve.
    */
-  holdsCovered(holds: ModelHold[] = this.activeHolds()): boolean {
-    return holds.every((h) => {
-      const cover = sum(this.lots.filter((l) => this.live(l) && (l.expiresAt === null || l.expiresAt > h.expiresAt)).map((l) => l.remaining));
-      return cover >= sum(holds.filter((g) => g.expiresAt >= h.expiresAt).map((g) => g.amount));
-    });
+  holdsCovered(holds: ModelHold[] = this.activeHolds(), until = Infinity): boolean {
+    return holds.filter((h) => h.expiresAt <= until).every((h) => this.coveredAt(h.expiresAt, holds));
+  }
+
+  /** Whether the lots outliving `end` hold what the holds ending at or after it reserve. */
+  private coveredAt(end: number, holds: ModelHold[] = this.activeHolds()): boolean {
+    const cover = sum(this.lots.filter((l) => this.live(l) && (l.expiresAt === null || l.expiresAt > end)).map((l) => l.remaining));
+    return cover >= sum(holds.filter((g) => g.expiresAt >= end).map((g) => g.amount));
   }
 
   /**
    * Takes up to `amount` in burn order, one credit at a time, skipping to the next lot as soon as a
-   * credit more would leave an active hold uncovered. Returns what it could not take.
+   * credit more would leave a hold that this lot outlives uncovered (a hold already uncovered after an
+   * overrun stops only the lots that could cover it). Returns what it could not take.
    */
   burnAroundHolds(amount: number): number {
     let left = amount;
     for (const lot of this.burnOrder()) {
+      const ends = this.activeHolds()
+        .map((h) => h.expiresAt)
+        .filter((end) => lot.expiresAt === null || lot.expiresAt > end);
       while (left > 0 && lot.remaining > 0) {
         lot.remaining -= 1;
-        if (!this.holdsCovered()) {
+        if (!ends.every((end) => this.coveredAt(end))) {
           lot.remaining += 1;
           break;
         }
@@ -522,7 +529,7 @@ class PlaceHold extends Fresh {
       return [];
     }
     const candidate: ModelHold = { id: "candidate", amount: this.amount, expiresAt: m.now + this.ttlMs, status: "active" };
-    if (!m.holdsCovered([...m.activeHolds(), candidate])) {
+    if (!m.holdsCovered([...m.activeHolds(), candidate], candidate.expiresAt)) {
       seen.holdRefusedForExpiringCredits++;
       expectRefusal(answer, {
         type: "insufficient_credits",
