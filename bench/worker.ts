@@ -27,7 +27,7 @@ import { AccountLedger as ProductLedger } from "../durable-objects/account-ledge
 import type { AccountRecord, LedgerStore } from "../durable-objects/store/store";
 import { ChargeBody } from "../workers/api/schemas";
 import { createApp } from "../workers/app";
-import { priceCharge } from "../workers/catalog/prices";
+import { chargeOf, priceCharge } from "../workers/catalog/prices";
 import type { Env } from "../workers/env";
 import { authenticate } from "../workers/http/auth";
 import { sha256Hex } from "../workers/http/crypto";
@@ -250,10 +250,10 @@ async function benchRoute(request: Request, env: BenchEnv, path: string): Promis
       return json({ ok: await ledger(env, id as string).benchThreeWrites() });
     case "p/debit_rpc_noidem":
       // The product's debit with no idempotency (mutate() skips the replay check and the stored reply).
-      return send(undefined as never, await ledger(env, id as string).debit(null as never, DEBIT_ONE));
+      return send(await ledger(env, id as string).debit(null as never, DEBIT_ONE));
     case "p/debit_rpc": {
       const key = request.headers.get("idempotency-key") as string;
-      return send(undefined as never, await ledger(env, id as string).debit({ key, fingerprint: "bench" }, DEBIT_ONE));
+      return send(await ledger(env, id as string).debit({ key, fingerprint: "bench" }, DEBIT_ONE));
     }
     case "p/debit_validated": {
       const parsed = ChargeBody.safeParse(await readJson(request));
@@ -262,17 +262,8 @@ async function benchRoute(request: Request, env: BenchEnv, path: string): Promis
       const key = request.headers.get("idempotency-key") as string;
       const fingerprint = await sha256Hex(`debit:${id}\n${JSON.stringify(body)}`);
       const priced = await priceCharge(env, body);
-      const reply = await ledger(env, id as string).debit(
-        { key, fingerprint },
-        {
-          amount: priced.amount,
-          operation: priced.operation,
-          quantities: priced.quantities,
-          description: body.description ?? null,
-          metadata: body.metadata ?? null,
-        },
-      );
-      return send(undefined as never, reply);
+      const reply = await ledger(env, id as string).debit({ key, fingerprint }, chargeOf(priced, body));
+      return send(reply);
     }
     default:
       return json({ error: { type: "not_found", message: `No bench route ${path}` } }, 404);

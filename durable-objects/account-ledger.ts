@@ -11,7 +11,6 @@ import { rezoneSpend } from "./ledger/limits";
 import { nextExpiry } from "./ledger/lots";
 import { AmountError } from "./ledger/money";
 import * as rules from "./ledger/rules";
-import { checkSpendable } from "./ledger/rules";
 import type { LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
 import { shipToD1 } from "./store/outbox";
@@ -168,7 +167,7 @@ export class AccountLedger extends DurableObject<Env> {
   async quote(input: { cost: number; operation: string | null }): Promise<WireReply> {
     return this.mutate(null, undefined, (state, now) => rules.settle(state, now), (_v, a, state, now) => {
       const t = totals(state, now);
-      const refusal = checkSpendable(new Draft(state, now), input.cost);
+      const refusal = rules.checkSpendable(new Draft(state, now), input.cost);
       const stats = input.operation ? this.store.operationAverage(input.operation) : null;
       const average = stats && stats.count > 0 ? stats.credits / stats.count : null;
       return {

@@ -89,11 +89,18 @@ export function checkSpendable(draft: Draft, amount: number): LedgerError | null
  * what it must from any lot, and only what no lot holds becomes debt. Returns that debt.
  */
 function spendCredits(draft: Draft, amount: number, around: ReturnType<typeof burnAroundHolds>): number {
-  const rest = around.shortfall === 0 ? { ...around, changed: [] } : burn(around.lots, around.shortfall, draft.now);
-  draft.putLots(rest.lots, rest.changed.length ? [...new Map([...around.changed, ...rest.changed].map((l) => [l.id, l])).values()] : around.changed);
-  const spend = addSpend(spendNow(draft), amount);
-  draft.state = { ...draft.state, debt: add(draft.state.debt, rest.shortfall), spend };
-  return rest.shortfall;
+  let { lots, changed } = around;
+  let debt = 0;
+  if (around.shortfall > 0) {
+    const rest = burn(lots, around.shortfall, draft.now);
+    // A lot changed by both passes is written once, in its final state.
+    changed = [...new Map([...changed, ...rest.changed].map((l) => [l.id, l])).values()];
+    lots = rest.lots;
+    debt = rest.shortfall;
+  }
+  draft.putLots(lots, changed);
+  draft.state = { ...draft.state, debt: add(draft.state.debt, debt), spend: addSpend(spendNow(draft), amount) };
+  return debt;
 }
 
 export interface Charge {

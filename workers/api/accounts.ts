@@ -65,7 +65,7 @@ serve(accounts, {
     metadata: body.metadata,
     timeZone: body.time_zone,
   });
-  return send(c, reply);
+  return send(reply);
 });
 
 serve(accounts, {
@@ -75,4 +75,4 @@ serve(accounts, {
   middleware: [requireScope("read")] as const,
   request: { params: AccountIdParam },
   responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 404) },
-}, async (c, { params }) => send(c, await ledgerOf(c.env, params.id).view()));
+}, async (c, { params }) => send(await ledgerOf(c.env, params.id).view()));

@@ -25,7 +25,7 @@ serve(controls, {
   middleware: [requireScope("write")] as const,
   request: { params: AccountIdParam, body: jsonBody(LimitsBody) },
   responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
-}, async (c, { params, body }) => send(c, await ledgerOf(c.env, params.id).setLimits(body)));
+}, async (c, { params, body }) => send(await ledgerOf(c.env, params.id).setLimits(body)));
 
 serve(controls, {
   method: "put",
@@ -35,5 +35,5 @@ serve(controls, {
   request: { params: AccountIdParam, body: jsonBody(AlertsBody) },
   responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
 }, async (c, { params, body }) => {
-  return send(c, await ledgerOf(c.env, params.id).setAlerts({ lowBalanceThreshold: body.low_balance_threshold }));
+  return send(await ledgerOf(c.env, params.id).setAlerts({ lowBalanceThreshold: body.low_balance_threshold }));
 });

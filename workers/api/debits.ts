@@ -6,16 +6,12 @@ import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
 import { ledgerOf } from "./ledger";
-import { AccountIdParam, ChargeBody, errors, jsonBody, jsonResponse } from "./schemas";
+import { AccountIdParam, ChargeBody, errors, IdempotencyHeader, jsonBody, jsonResponse } from "./schemas";
 
 const Debit = z
   .object({ entry_id: z.string(), cost: z.number().int(), balance: z.number().int(), available: z.number().int() })
   .openapi("Debit");
 
-export const IdempotencyHeader = z.object({
-  // Presence is checked here (a missing key gets its own error type); its form by idempotency().
-  "idempotency-key": z.string().openapi({ description: "Required: 1-255 printable ASCII characters, unique per intended operation." }),
-});
 
 export const debits = newRouter();
 
@@ -31,5 +27,5 @@ serve(debits, {
   const idem = await idempotency(c, `debit:${id}`, body);
   const priced = await priceCharge(c.env, body);
   const reply = await ledgerOf(c.env, id).debit(idem, chargeOf(priced, body));
-  return send(c, reply);
+  return send(reply);
 });

@@ -73,7 +73,7 @@ serve(entries, {
     const known = await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id)).get();
     if (!known) {
       const reply = await ledgerOf(c.env, id).view();
-      if (reply.status === 404) return send(c, reply);
+      if (reply.status === 404) return send(reply);
     }
   }
   const page = rows.slice(0, limit);

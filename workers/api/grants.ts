@@ -4,9 +4,8 @@ import { idempotency } from "../http/idempotency";
 import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
-import { IdempotencyHeader } from "./debits";
 import { ledgerOf } from "./ledger";
-import { AccountIdParam, errors, GrantBody, jsonBody, jsonResponse } from "./schemas";
+import { AccountIdParam, errors, GrantBody, IdempotencyHeader, jsonBody, jsonResponse } from "./schemas";
 
 /** Lower burns first; every source shares the default so expiry alone orders them unless told. */
 export const DEFAULT_PRIORITY = 100;
@@ -37,5 +36,5 @@ serve(grants, {
     description: body.description ?? null,
     metadata: body.metadata ?? null,
   });
-  return send(c, reply);
+  return send(reply);
 });

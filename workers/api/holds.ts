@@ -6,9 +6,8 @@ import { idempotency } from "../http/idempotency";
 import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
-import { IdempotencyHeader } from "./debits";
 import { ledgerOf } from "./ledger";
-import { AccountIdParam, CaptureBody, errors, HoldBody, HoldParams, jsonBody, jsonResponse } from "./schemas";
+import { AccountIdParam, CaptureBody, errors, HoldBody, HoldParams, IdempotencyHeader, jsonBody, jsonResponse } from "./schemas";
 
 export const DEFAULT_HOLD_TTL_SECONDS = 900;
 
@@ -46,7 +45,7 @@ serve(holds, {
     ...chargeOf(priced, body),
     ttlSeconds: body.ttl_seconds ?? DEFAULT_HOLD_TTL_SECONDS,
   });
-  return send(c, reply);
+  return send(reply);
 });
 
 serve(holds, {
@@ -64,7 +63,7 @@ serve(holds, {
   if (body.quantities !== undefined) {
     // Quantities are priced with the operation the hold was placed for.
     const held = await ledger.holdOperation(hold_id);
-    if (held.status === 404) return send(c, held);
+    if (held.status === 404) return send(held);
     operation = (JSON.parse(held.json) as { operation: string | null }).operation ?? undefined;
     if (!operation) {
       throw new ApiError(400, "invalid_request", "This hold was placed for an amount, not an operation: capture it with 'amount'.", { field: "quantities" });
@@ -72,7 +71,7 @@ serve(holds, {
   }
   const priced = await priceCharge(c.env, { amount: body.amount, operation, quantities: body.quantities });
   const reply = await ledger.capture(idem, hold_id, chargeOf(priced, body));
-  return send(c, reply);
+  return send(reply);
 });
 
 serve(holds, {
@@ -85,5 +84,5 @@ serve(holds, {
 }, async (c, { params }) => {
   const { id, hold_id } = params;
   const idem = await idempotency(c, `release:${id}:${hold_id}`, {});
-  return send(c, await ledgerOf(c.env, id).release(idem, hold_id));
+  return send(await ledgerOf(c.env, id).release(idem, hold_id));
 });

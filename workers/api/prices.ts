@@ -91,7 +91,7 @@ serve(pricing, {
   const { id } = params;
   const priced = await priceCharge(c.env, body);
   const reply = await ledgerOf(c.env, id).quote({ cost: priced.amount, operation: priced.operation });
-  if (reply.status !== 200) return send(c, reply);
+  if (reply.status !== 200) return send(reply);
   const quote = { ...(JSON.parse(reply.json) as Record<string, unknown>), operation: priced.operation, breakdown: priced.breakdown ?? [] };
-  return send(c, { ...reply, json: JSON.stringify(quote) });
+  return send({ ...reply, json: JSON.stringify(quote) });
 });

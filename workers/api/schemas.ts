@@ -101,6 +101,11 @@ export const GrantBody = z
   .strict()
   .openapi("GrantRequest");
 
+export const IdempotencyHeader = z.object({
+  // For the document only: idempotency() checks presence and form, with its own error types.
+  "idempotency-key": z.string().openapi({ description: "Required: 1-255 printable ASCII characters, unique per intended operation." }),
+});
+
 export const ErrorSchema = z
   .object({
     error: z.object({ type: z.string(), message: z.string() }).passthrough(),

@@ -19,9 +19,6 @@ export function errorBody(type: string, message: string, details: Record<string,
   return { error: { type, message, ...details } };
 }
 
-export const missingIdempotencyKey = () =>
-  new ApiError(400, "idempotency_key_required", "This request needs an Idempotency-Key header (1-255 printable characters), so a retry can never charge twice.");
-
 /** The first problem of a failed validation, naming the field as a dotted path. */
 export function validationError(error: ZodError, where: string): ApiError {
   const issue = error.issues[0];
@@ -30,9 +27,6 @@ export function validationError(error: ZodError, where: string): ApiError {
     const field = [...issue.path, issue.keys[0]].join(".");
     return new ApiError(400, "invalid_request", `Unknown field '${field}'.`, { field });
   }
-  if (where === "header" && issue.path[0] === "idempotency-key") {
-    return missingIdempotencyKey();
-  }
   const field = issue.path.join(".") || where;
   return new ApiError(400, "invalid_request", `${field}: ${issue.message}`, { field });
 }
@@ -40,9 +34,6 @@ export function validationError(error: ZodError, where: string): ApiError {
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof ApiError) return c.json(errorBody(err.type, err.message, err.details), err.status);
   if (err instanceof HTTPException) {
-    if (err.status === 413) {
-      return c.json(errorBody("payload_too_large", "The request body is larger than 64 KiB."), 413);
-    }
     return c.json(errorBody("invalid_request", err.message), err.status as ContentfulStatusCode);
   }
   console.error("unhandled error", err);

@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import type { Idempotency } from "../../durable-objects/account-ledger";
 import { sha256Hex } from "./crypto";
-import { ApiError, missingIdempotencyKey } from "./errors";
+import { ApiError } from "./errors";
 
 const PRINTABLE = /^[\x20-\x7e]{1,255}$/;
 const MAX_PLAIN_FINGERPRINT = 256;
@@ -11,7 +11,11 @@ const MAX_PLAIN_FINGERPRINT = 256;
 export async function idempotency(c: Context, operation: string, input: unknown): Promise<Idempotency> {
   const key = c.req.header("idempotency-key");
   if (key === undefined) {
-    throw missingIdempotencyKey();
+    throw new ApiError(
+      400,
+      "idempotency_key_required",
+      "This request needs an Idempotency-Key header (1-255 printable characters), so a retry can never charge twice.",
+    );
   }
   if (!PRINTABLE.test(key)) {
     throw new ApiError(400, "invalid_idempotency_key", "The Idempotency-Key must be 1-255 printable ASCII characters.");

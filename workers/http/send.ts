@@ -1,4 +1,3 @@
-import type { Context } from "hono";
 import type { WireReply } from "../../durable-objects/reply";
 
 /**
@@ -6,7 +5,7 @@ import type { WireReply } from "../../durable-objects/reply";
  * object's own serialization, sent as is. Typed `never` so a route may return it whatever the
  * response schema it documents: the schema describes this body, it cannot check it.
  */
-export function send(_c: Context, reply: WireReply): never {
+export function send(reply: WireReply): never {
   const headers = new Headers({ "content-type": "application/json" });
   if (reply.replayed) headers.set("Idempotent-Replayed", "true");
   if (reply.cost !== null) headers.set("Credits-Cost", String(reply.cost));
