@@ -9,6 +9,8 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { TEST_MIGRATIONS: migrations, ADMIN_API_KEY: "test_admin_key_0123456789" },
+          // An empty database for tests that replay the D1 migrations one by one over old data.
+          d1Databases: ["MIGRATION_TEST_DB"],
         },
       }),
     ],

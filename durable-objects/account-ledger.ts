@@ -4,7 +4,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../workers/env";
-import { randomId } from "./ids";
+import { entryId, randomId } from "./ids";
 import { Draft, totals } from "./ledger/draft";
 import { remainingOperations } from "./ledger/estimates";
 import { rezoneSpend } from "./ledger/limits";
@@ -15,7 +15,7 @@ import type { LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
 import { shipToD1 } from "./store/outbox";
 import { migrate } from "./store/schema";
-import { entryId, LedgerStore, type AccountRecord } from "./store/store";
+import { LedgerStore, type AccountRecord } from "./store/store";
 import { accountView, iso } from "./views";
 
 /** History reaches D1 within about this long of a change; batching below it keeps D1 writes few. */
@@ -65,7 +65,8 @@ export class AccountLedger extends DurableObject<Env> {
     // An id that was never opened gets no tables: looking up an unknown account must not leave an
     // empty database behind for every id a caller tries.
     const opened = ctx.storage.kv.get("schema_version") !== undefined;
-    if (opened) migrate(ctx.storage.sql, ctx.storage);
+    // A migration may leave history to ship again: the alarm does that, so it must be set.
+    if (opened && migrate(ctx.storage.sql, ctx.storage)) void ctx.blockConcurrencyWhile(() => ctx.storage.setAlarm(Date.now()));
     this.store = new LedgerStore(ctx.storage.sql, opened);
   }
 
@@ -94,7 +95,7 @@ export class AccountLedger extends DurableObject<Env> {
       if (!a) {
         migrate(this.ctx.storage.sql, this.ctx.storage);
         this.store.markOpened();
-        this.store.createAccount(profile.id, randomId("a", 8).slice(2), now);
+        this.store.createAccount(profile.id, now);
         a = this.store.account() as AccountRecord;
         created = true;
       }
@@ -193,7 +194,7 @@ export class AccountLedger extends DurableObject<Env> {
   async debit(idem: Idempotency, charge: ChargeInput): Promise<WireReply> {
     return this.mutate(idem, undefined, (state, now) => rules.debit(state, charge, now), (t, a, _s, _now, seqs) => ({
       status: 201,
-      body: { entry_id: entryId(a.tag, seqs.at(-1) as number), cost: charge.amount, balance: t.balance, available: t.available },
+      body: { entry_id: entryId(a.id, seqs.at(-1) as number), cost: charge.amount, balance: t.balance, available: t.available },
     }));
   }
 
@@ -214,7 +215,7 @@ export class AccountLedger extends DurableObject<Env> {
     return this.mutate(idem, holdId, (state, now) => rules.captureHold(state, holdId, charge, now), (r, a, _s, _n, seqs) => ({
       status: 200,
       body: {
-        entry_id: entryId(a.tag, seqs.at(-1) as number),
+        entry_id: entryId(a.id, seqs.at(-1) as number),
         hold_id: holdId,
         cost: r.cost,
         released: r.released,
@@ -239,7 +240,7 @@ export class AccountLedger extends DurableObject<Env> {
       status: 201,
       body: {
         lot_id: r.lotId,
-        entry_id: entryId(a.tag, seqs.at(-1) as number),
+        entry_id: entryId(a.id, seqs.at(-1) as number),
         amount: input.amount,
         debt_paid: r.debtPaid,
         balance: r.balance,

@@ -5,6 +5,7 @@ declare namespace Cloudflare {
     LEDGER: DurableObjectNamespace<import("../durable-objects/account-ledger").AccountLedger>;
     ADMIN_API_KEY: string;
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    MIGRATION_TEST_DB: D1Database;
   }
   interface GlobalProps {
     mainModule: typeof import("../workers/index");

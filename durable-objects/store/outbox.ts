@@ -1,19 +1,20 @@
 // Ships what the object recorded to D1: journal entries, events and the directory row. Each statement
 // carries a whole batch as one JSON parameter (D1 caps a statement at 100 bound parameters), and every
-// insert is INSERT OR IGNORE by id, so shipping the same rows twice is harmless.
+// insert is INSERT OR IGNORE by (account_id, seq), so shipping the same rows twice is harmless and no
+// other account's row can ever be mistaken for one of ours.
 
-import { entryId, eventId, type AccountRecord, type EventRow, type JournalRow } from "./store";
+import type { AccountRecord, EventRow, JournalRow } from "./store";
 
 const INSERT_ENTRIES = `
-INSERT OR IGNORE INTO ledger_entries (id, account_id, seq, kind, amount, balance_after, operation, quantities,
+INSERT OR IGNORE INTO ledger_entries (account_id, seq, kind, amount, balance_after, operation, quantities,
   hold_id, lot_id, reserved, description, metadata, created_at)
-SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-  value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12
+SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+  value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
 FROM json_each(?2)`;
 
 const INSERT_EVENTS = `
-INSERT OR IGNORE INTO account_events (id, account_id, type, data, created_at)
-SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2)`;
+INSERT OR IGNORE INTO account_events (account_id, seq, type, data, created_at)
+SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2)`;
 
 const UPSERT_DIRECTORY = `
 INSERT INTO accounts (id, name, email, metadata, time_zone, balance, debt, is_low, next_expiry_at, last_seq, created_at, updated_at)
@@ -63,7 +64,6 @@ export async function shipToD1(
 ): Promise<void> {
   const statements: D1PreparedStatement[] = [];
   const entryRows = entries.map((e) => [
-    entryId(account.tag, e.seq),
     e.seq,
     e.kind,
     e.amount,
@@ -78,7 +78,7 @@ export async function shipToD1(
     e.createdAt,
   ]);
   for (const batch of chunks(entryRows)) statements.push(db.prepare(INSERT_ENTRIES).bind(account.id, batch));
-  const eventRows = events.map((ev) => [eventId(account.tag, ev.seq), ev.type, JSON.stringify(ev.data), ev.createdAt]);
+  const eventRows = events.map((ev) => [ev.seq, ev.type, JSON.stringify(ev.data), ev.createdAt]);
   for (const batch of chunks(eventRows)) statements.push(db.prepare(INSERT_EVENTS).bind(account.id, batch));
   if (directory) {
     statements.push(

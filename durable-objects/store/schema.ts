@@ -100,12 +100,18 @@ const MIGRATIONS: readonly string[] = [
     reply ->> '$.balance', created_at FROM idempotency;
   DROP TABLE idempotency;
   `,
+  // D1 used to key history by an id built from a random 8-character tag that two accounts could share;
+  // the second account's rows were then ignored for good. D1 now keys by (account_id, seq): shipping
+  // everything again lands what was lost, and what D1 already has is ignored.
+  `UPDATE account SET shipped_seq = 0, shipped_event_seq = 0, alarm_at = NULL;`,
 ];
 
-export function migrate(sql: SqlStorage, storage: DurableObjectStorage): void {
+/** Brings the schema up to date; true when it changed anything. */
+export function migrate(sql: SqlStorage, storage: DurableObjectStorage): boolean {
   const version = storage.kv.get<number>("schema_version") ?? 0;
   for (let v = version; v < MIGRATIONS.length; v++) {
     sql.exec(MIGRATIONS[v] as string);
     storage.kv.put("schema_version", v + 1);
   }
+  return version < MIGRATIONS.length;
 }

@@ -7,8 +7,6 @@ import type { EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSou
 
 export interface AccountRecord {
   id: string;
-  /** A random per-account tag that makes entry ids globally unique without storing them. */
-  tag: string;
   name: string | null;
   email: string | null;
   metadata: Record<string, unknown> | null;
@@ -45,7 +43,6 @@ const strOrNull = (value: SqlStorageValue): string | null => (value === null ? n
 function toAccount(r: Row): AccountRecord {
   return {
     id: r.id as string,
-    tag: r.tag as string,
     name: strOrNull(r.name!),
     email: strOrNull(r.email!),
     metadata: parse(r.metadata!),
@@ -95,14 +92,6 @@ function toHold(r: Row): Hold {
   };
 }
 
-export function entryId(tag: string, seq: number): string {
-  return `ent_${tag}_${seq}`;
-}
-
-export function eventId(tag: string, seq: number): string {
-  return `evt_${tag}_${seq}`;
-}
-
 export interface JournalRow extends EntryDraft {
   seq: number;
 }
@@ -128,6 +117,8 @@ interface Mirror {
   holds: Map<string, Hold>;
   /** The last journal seq, so an entry's seq is known without asking SQLite for it back. */
   lastSeq: number;
+  /** The last entry's created_at: entries are stamped no earlier, so seq order is time order. */
+  lastCreatedAt: number;
 }
 
 export class LedgerStore {
@@ -155,11 +146,13 @@ export class LedgerStore {
     if (!row) return null;
     const lots = this.sql.exec("SELECT * FROM lots WHERE remaining > 0").toArray().map(toLot);
     const holds = this.sql.exec("SELECT * FROM holds WHERE status = 'active'").toArray().map(toHold);
+    const last = this.sql.exec("SELECT seq, created_at FROM journal ORDER BY seq DESC LIMIT 1").toArray()[0];
     this.mirror = {
       account: this.withReplayedSpend(toAccount(row)),
       lots: new Map(lots.map((l) => [l.id, l])),
       holds: new Map(holds.map((h) => [h.id, h])),
-      lastSeq: this.lastSeq(),
+      lastSeq: last ? num(last.seq!) : 0,
+      lastCreatedAt: last ? num(last.created_at!) : 0,
     };
     return this.mirror;
   }
@@ -195,15 +188,10 @@ export class LedgerStore {
     else this.saveAccount(a);
   }
 
-  createAccount(id: string, tag: string, now: number): void {
+  createAccount(id: string, now: number): void {
     this.mirror = null;
-    this.sql.exec(
-      "INSERT INTO account (singleton, id, tag, created_at, updated_at) VALUES (1, ?, ?, ?, ?)",
-      id,
-      tag,
-      now,
-      now,
-    );
+    // `tag` is a column of the first schema, no longer used: public ids derive from the account id.
+    this.sql.exec("INSERT INTO account (singleton, id, tag, created_at, updated_at) VALUES (1, ?, '', ?, ?)", id, now, now);
   }
 
   /** Saves the account's own fields (profile, settings, outbox cursors); the directory copy follows. */
@@ -306,6 +294,10 @@ export class LedgerStore {
     }
     for (const e of step.entries) {
       const seq = ++mirror.lastSeq;
+      // A clock that stepped back (another machine, a test) must not reorder history: D1 maps a time
+      // window to a seq range on the strength of this.
+      const createdAt = Math.max(e.createdAt, mirror.lastCreatedAt);
+      mirror.lastCreatedAt = createdAt;
       this.sql.exec(
         `INSERT INTO journal (seq, kind, amount, balance_after, operation, quantities, hold_id, lot_id, reserved,
           description, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -320,7 +312,7 @@ export class LedgerStore {
         e.reserved,
         e.description,
         json(e.metadata),
-        e.createdAt,
+        createdAt,
       );
       seqs.push(seq);
       if (e.operation !== null && (e.kind === "debit" || e.kind === "capture")) {

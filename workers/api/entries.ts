@@ -1,7 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, gte, lt, lte, type SQL } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { accounts, ledgerEntries } from "../db/schema";
+import { entryView, listEntries } from "../db/history";
+import { accounts } from "../db/schema";
 import { requireScope } from "../http/auth";
 import { serve } from "../http/route";
 import { newRouter } from "../http/router";
@@ -36,8 +37,6 @@ const Entry = z
   .passthrough()
   .openapi("Entry");
 
-const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
-
 export const entries = newRouter();
 
 serve(entries, {
@@ -50,51 +49,26 @@ serve(entries, {
     200: jsonResponse(z.object({ data: z.array(Entry), next_cursor: z.string().nullable() }), "Entries"),
     ...errors(400, 401, 404),
   },
-}, async (c, { params, query }) => {
+}, async (c, { params, query: q }) => {
   const { id } = params;
-  const q = query;
   const limit = q.limit ?? 25;
-  const db = drizzle(c.env.DB);
-  const where: SQL[] = [eq(ledgerEntries.accountId, id)];
-  if (q.cursor) where.push(lt(ledgerEntries.seq, Number(q.cursor)));
-  if (q.kind) where.push(eq(ledgerEntries.kind, q.kind));
-  if (q.operation) where.push(eq(ledgerEntries.operation, q.operation));
-  if (q.from) where.push(gte(ledgerEntries.createdAt, Date.parse(q.from)));
-  if (q.to) where.push(lte(ledgerEntries.createdAt, Date.parse(q.to)));
-  const rows = await db
-    .select()
-    .from(ledgerEntries)
-    .where(and(...where))
-    .orderBy(desc(ledgerEntries.seq))
-    .limit(limit + 1)
-    .all();
+  const rows = await listEntries(c.env.DB, {
+    accountId: id,
+    before: q.cursor === undefined ? undefined : Number(q.cursor),
+    kind: q.kind,
+    operation: q.operation,
+    from: q.from === undefined ? undefined : Date.parse(q.from),
+    to: q.to === undefined ? undefined : Date.parse(q.to),
+    limit: limit + 1,
+  });
   if (rows.length === 0) {
     // An account created moments ago may not be in the directory yet: the object is the authority.
-    const known = await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id)).get();
+    const known = await drizzle(c.env.DB).select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id)).get();
     if (!known) {
       const reply = await ledgerOf(c.env, id).view();
       if (reply.status === 404) return send(reply);
     }
   }
   const page = rows.slice(0, limit);
-  return c.json(
-    {
-      data: page.map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        amount: r.amount,
-        balance_after: r.balanceAfter,
-        operation: r.operation,
-        quantities: parse(r.quantities),
-        hold_id: r.holdId,
-        lot_id: r.lotId,
-        reserved: r.reserved,
-        description: r.description,
-        metadata: parse(r.metadata),
-        created_at: new Date(r.createdAt).toISOString(),
-      })),
-      next_cursor: rows.length > limit ? String(page.at(-1)?.seq) : null,
-    },
-    200,
-  );
+  return c.json({ data: page.map((r) => entryView(id, r)), next_cursor: rows.length > limit ? String(page.at(-1)?.seq) : null }, 200);
 });

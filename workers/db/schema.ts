@@ -1,6 +1,6 @@
 // The D1 schema: the directory, the history mirror and the catalogue. D1 never holds the authority on
 // a balance; the account objects do. Migrations are generated from this file by drizzle-kit.
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const accounts = sqliteTable("accounts", {
   id: text("id").primaryKey(),
@@ -18,10 +18,12 @@ export const accounts = sqliteTable("accounts", {
   updatedAt: integer("updated_at").notNull(),
 });
 
+// History is keyed by (account_id, seq): the object numbers its journal and events, so a row's key is
+// its account's own and a re-sent row is recognised, while no other account's row can ever take its
+// place. Public ids (`ent_…`, `evt_…`) are derived from the same pair (durable-objects/ids.ts).
 export const ledgerEntries = sqliteTable(
   "ledger_entries",
   {
-    id: text("id").primaryKey(),
     accountId: text("account_id").notNull(),
     seq: integer("seq").notNull(),
     kind: text("kind").notNull(),
@@ -37,22 +39,24 @@ export const ledgerEntries = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [
-    uniqueIndex("ledger_entries_account_seq").on(t.accountId, t.seq),
+    primaryKey({ columns: [t.accountId, t.seq] }),
     index("ledger_entries_account_kind").on(t.accountId, t.kind, t.seq),
     index("ledger_entries_account_operation").on(t.accountId, t.operation, t.seq),
+    // `from`/`to` find their first and last seq through this index instead of walking the history.
+    index("ledger_entries_account_created").on(t.accountId, t.createdAt, t.seq),
   ],
 );
 
 export const accountEvents = sqliteTable(
   "account_events",
   {
-    id: text("id").primaryKey(),
     accountId: text("account_id").notNull(),
+    seq: integer("seq").notNull(),
     type: text("type").notNull(),
     data: text("data").notNull(),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [index("account_events_account").on(t.accountId, t.createdAt)],
+  (t) => [primaryKey({ columns: [t.accountId, t.seq] }), index("account_events_account").on(t.accountId, t.createdAt)],
 );
 
 export const apiKeys = sqliteTable(
