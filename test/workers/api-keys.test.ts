@@ -9,7 +9,7 @@ describe("POST /v1/api-keys", () => {
   it("creates a key (201) shown once, starting with its prefix", async () => {
     const res = await createKey({ name: "backend", scopes: ["write"] });
     expect(res.status).toBe(201);
-    expect(res.body.id).toMatch(/^key_[a-z0-9]{16}$/);
+    expect(res.body.id).toMatch(/^key_[a-z0-9]{20}$/);
     expect(typeof res.body.key).toBe("string");
     expect(typeof res.body.prefix).toBe("string");
     expect(res.body.prefix.length).toBeGreaterThan(0);

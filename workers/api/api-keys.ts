@@ -29,7 +29,7 @@ const KeyInfo = z
   })
   .openapi("ApiKey");
 
-const KeyIdParam = z.object({ id: z.string().regex(/^key_[a-z0-9]{16}$/, "is not an API key id").openapi({ param: { name: "id", in: "path" } }) });
+const KeyIdParam = z.object({ id: z.string().regex(/^key_[a-z0-9]{16,32}$/, "is not an API key id").openapi({ param: { name: "id", in: "path" } }) });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

@@ -124,8 +124,11 @@ export function errors(...statuses: number[]) {
     404: "Unknown account or object",
     409: "Idempotency conflict or wrong state",
     413: "Body over 64 KiB",
+    429: "Too many failed authentications from this client: retry after Retry-After seconds",
   };
-  return Object.fromEntries(statuses.map((s) => [s, { description: text[s] ?? "Error", content: errorContent }]));
+  // Every route that authenticates can answer 429 once a client fails authentication too often.
+  const all = statuses.includes(401) && !statuses.includes(429) ? [...statuses, 429] : statuses;
+  return Object.fromEntries(all.map((s) => [s, { description: text[s] ?? "Error", content: errorContent }]));
 }
 
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({

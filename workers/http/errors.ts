@@ -10,6 +10,8 @@ export class ApiError extends Error {
     readonly type: string,
     message: string,
     readonly details: Record<string, unknown> = {},
+    /** Extra response headers, e.g. Retry-After on a 429. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -32,7 +34,7 @@ export function validationError(error: ZodError, where: string): ApiError {
 }
 
 export function handleError(err: Error, c: Context): Response {
-  if (err instanceof ApiError) return c.json(errorBody(err.type, err.message, err.details), err.status);
+  if (err instanceof ApiError) return c.json(errorBody(err.type, err.message, err.details), err.status, err.headers);
   if (err instanceof HTTPException) {
     return c.json(errorBody("invalid_request", err.message), err.status as ContentfulStatusCode);
   }
