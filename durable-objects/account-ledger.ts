@@ -7,9 +7,10 @@ import type { Env } from "../workers/env";
 import { entryId, randomId } from "./ids";
 import { Draft, totals } from "./ledger/draft";
 import { remainingOperations } from "./ledger/estimates";
-import { rezoneSpend } from "./ledger/limits";
+import { canonicalTimeZone, rezoneSpend } from "./ledger/limits";
 import { nextExpiry } from "./ledger/lots";
 import { AmountError } from "./ledger/money";
+import { parseOverrunPercent } from "./ledger/overrun";
 import * as rules from "./ledger/rules";
 import type { LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
@@ -59,9 +60,13 @@ export class AccountLedger extends DurableObject<Env> {
   /** False until this instance has set the alarm once: a stored alarm time may predate a crash. */
   private alarmConfirmed = false;
   private shipFailures = 0;
+  /** How far past its hold a capture may charge, in percent of the hold (a deployment setting). */
+  private readonly overrunMaxPercent: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // A misconfigured cap fails every call loudly rather than charge past what the operator meant.
+    this.overrunMaxPercent = parseOverrunPercent(env.CAPTURE_OVERRUN_MAX_PERCENT);
     // An id that was never opened gets no tables: looking up an unknown account must not leave an
     // empty database behind for every id a caller tries.
     const opened = ctx.storage.kv.get("schema_version") !== undefined;
@@ -99,7 +104,8 @@ export class AccountLedger extends DurableObject<Env> {
         a = this.store.account() as AccountRecord;
         created = true;
       }
-      const timeZone = profile.timeZone === undefined ? a.timeZone : profile.timeZone;
+      // Stored as the canonical name: the calendar, the cache and the account body see one spelling.
+      const timeZone = profile.timeZone === undefined ? a.timeZone : profile.timeZone && (canonicalTimeZone(profile.timeZone) ?? profile.timeZone);
       // Moving the calendar must not forget today's spending, or a zone change would reset the limits.
       const spend = rezoneSpend(
         { dayKey: a.spendDayKey, day: a.spendDay, monthKey: a.spendMonthKey, month: a.spendMonth },
@@ -212,12 +218,13 @@ export class AccountLedger extends DurableObject<Env> {
   }
 
   async capture(idem: Idempotency, holdId: string, charge: ChargeInput): Promise<WireReply> {
-    return this.mutate(idem, holdId, (state, now) => rules.captureHold(state, holdId, charge, now), (r, a, _s, _n, seqs) => ({
+    return this.mutate(idem, holdId, (state, now) => rules.captureHold(state, holdId, charge, now, this.overrunMaxPercent), (r, a, _s, _n, seqs) => ({
       status: 200,
       body: {
         entry_id: entryId(a.id, seqs.at(-1) as number),
         hold_id: holdId,
         cost: r.cost,
+        uncharged: r.uncharged,
         released: r.released,
         overrun: r.overrun,
         balance: r.balance,
@@ -346,8 +353,10 @@ export class AccountLedger extends DurableObject<Env> {
     try {
       if (!this.store.account()) return;
       await this.mutate(null, undefined, (state, t) => rules.settle(state, t), () => ({ status: 200, body: {} }));
-      more = await this.ship();
+      // Forgetting old keys is the object's own business, done before shipping so that a long D1
+      // outage cannot stop it.
       this.sweepReplies(now);
+      more = await this.ship();
       this.shipFailures = 0;
     } catch (err) {
       // D1 down or slow: the outbox keeps every entry; try again with a growing pause.

@@ -42,6 +42,7 @@ const STATUS_OF: Record<LedgerError["type"], number> = {
   account_in_debt: 402,
   hold_not_active: 409,
   hold_not_found: 404,
+  zero_cost: 400,
   invalid_request: 400,
 };
 

@@ -2,24 +2,42 @@ import { add } from "./money";
 import type { Limits, Spend } from "./types";
 
 // Formatting a date in a time zone is the one costly step here, so formatters are made once per zone.
+// Accounts store canonical zone names, so a few hundred zones at most are ever in use; the bound holds
+// whatever spellings reach it (least recently used goes first), so no caller can grow it without end.
+export const MAX_FORMATTERS = 512;
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
-  if (!f) {
+  if (f) {
+    formatters.delete(timeZone);
+  } else {
     f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
-    formatters.set(timeZone, f);
+    if (formatters.size >= MAX_FORMATTERS) formatters.delete(formatters.keys().next().value as string);
   }
+  formatters.set(timeZone, f);
   return f;
 }
 
-export function isValidTimeZone(timeZone: string): boolean {
+/** How many zone formatters this isolate holds (for tests of the bound). */
+export function cachedFormatters(): number {
+  return formatters.size;
+}
+
+/**
+ * The canonical IANA name of a zone (`eUrOpE/pArIs` → `Europe/Paris`), or null when it is not one.
+ * Names are case-insensitive, so accounts store this form: one spelling per zone.
+ */
+export function canonicalTimeZone(timeZone: string): string | null {
   try {
-    formatter(timeZone);
-    return true;
+    return new Intl.DateTimeFormat("en-CA", { timeZone }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return null;
   }
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  return canonicalTimeZone(timeZone) !== null;
 }
 
 /** The calendar day ("2026-11-24") of an instant in the account's zone (UTC when none is set). */
@@ -72,13 +90,19 @@ export interface LimitBreach {
  * is a promise to spend, so holds cannot be used to slip past a limit.
  */
 export function limitBreach(limits: Limits, spend: Spend, held: number, amount: number): LimitBreach | null {
+  return limitBreaches(limits, spend, held, amount)[0] ?? null;
+}
+
+/** Every limit that spending `amount` more would pass, daily first. */
+export function limitBreaches(limits: Limits, spend: Spend, held: number, amount: number): LimitBreach[] {
+  const out: LimitBreach[] = [];
   if (limits.daily !== null) {
     const committed = add(spend.day, held);
-    if (add(committed, amount) > limits.daily) return { period: "daily", limit: limits.daily, committed };
+    if (add(committed, amount) > limits.daily) out.push({ period: "daily", limit: limits.daily, committed });
   }
   if (limits.monthly !== null) {
     const committed = add(spend.month, held);
-    if (add(committed, amount) > limits.monthly) return { period: "monthly", limit: limits.monthly, committed };
+    if (add(committed, amount) > limits.monthly) out.push({ period: "monthly", limit: limits.monthly, committed });
   }
-  return null;
+  return out;
 }

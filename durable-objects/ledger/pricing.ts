@@ -16,8 +16,11 @@ export interface BreakdownLine {
   quantity: string;
   units: number;
   rate: Rate;
-  /** The line's exact cost, shown to 6 decimals; only the total is rounded (up). */
-  cost: number;
+  /**
+   * The line's exact cost in credit units, as text so no float can round it: a decimal where it
+   * terminates ("0.375", "3.5", "2"), else the reduced fraction ("1/3"). Only the total is rounded (up).
+   */
+  cost: string;
 }
 
 export type PriceResult =
@@ -30,6 +33,23 @@ function gcd(a: bigint, b: bigint): bigint {
 }
 
 const MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** num/den (den > 0) written exactly: a decimal when den has no prime factor but 2 and 5, else "num/den". */
+export function exactCredits(num: bigint, den: bigint): string {
+  const g = gcd(num, den);
+  const [n, d] = g > 1n ? [num / g, den / g] : [num, den];
+  let rest = d;
+  let twos = 0;
+  let fives = 0;
+  while (rest % 2n === 0n) [rest, twos] = [rest / 2n, twos + 1];
+  while (rest % 5n === 0n) [rest, fives] = [rest / 5n, fives + 1];
+  if (rest !== 1n) return `${n}/${d}`;
+  const places = Math.max(twos, fives);
+  const digits = ((n * 10n ** BigInt(places)) / d).toString().padStart(places + 1, "0");
+  if (places === 0) return digits;
+  const fraction = digits.slice(-places).replace(/0+$/, "");
+  return fraction ? `${digits.slice(0, -places)}.${fraction}` : digits.slice(0, -places);
+}
 
 export function priceOperation(price: Price, quantities: Record<string, number>): PriceResult {
   let num = 0n;
@@ -55,7 +75,7 @@ export function priceOperation(price: Price, quantities: Record<string, number>)
       num /= g;
       den /= g;
     }
-    breakdown.push({ quantity, units, rate, cost: Number((lineNum * 1_000_000n) / lineDen) / 1_000_000 });
+    breakdown.push({ quantity, units, rate, cost: exactCredits(lineNum, lineDen) });
   }
   const cost = (num + den - 1n) / den;
   if (cost > MAX) return { ok: false, field: "quantities", message: "The cost exceeds the largest amount Credence can hold (2^53 - 1)." };

@@ -2,10 +2,11 @@
 // the rows to write and the outcome. They never read a clock or a database: `now` and new ids come in.
 
 import { Draft, type Totals } from "./draft";
-import { addSpend, currentSpend, limitBreach } from "./limits";
+import { addSpend, currentSpend, limitBreach, limitBreaches, type LimitBreach } from "./limits";
 import { burnAroundHolds, holdsCovered } from "./cover";
 import { burn, burnOrder } from "./lots";
 import { add, negate, sub } from "./money";
+import { DEFAULT_CAPTURE_OVERRUN_MAX_PERCENT, overrunAllowance, splitCapture } from "./overrun";
 import type { Hold, LedgerError, LedgerState, LotSource, Step } from "./types";
 
 /** Writes the expiry of every lot and hold whose time has come. Balances already ignore them; this makes
@@ -49,6 +50,29 @@ function refusal(type: LedgerError["type"], message: string, amount: number, t: 
   return { type, message, details: { required: amount, available: t.available, ...extra } };
 }
 
+/** Raises `spending_limit.reached` for the breached period, once per period (a day, a month). */
+function reportLimit(draft: Draft, breach: LimitBreach): void {
+  const spend = spendNow(draft);
+  const key = `${breach.period}:${breach.period === "daily" ? spend.dayKey : spend.monthKey}`;
+  // Notices of both current periods are kept (and older ones dropped) so each is reported once.
+  const notices = (draft.state.limitNotice?.split(",") ?? []).filter(
+    (n) => n === `daily:${spend.dayKey}` || n === `monthly:${spend.monthKey}`,
+  );
+  if (notices.includes(key)) return;
+  draft.state = { ...draft.state, limitNotice: [...notices, key].join(",") };
+  draft.event("spending_limit.reached", { period: breach.period, limit: breach.limit, committed: breach.committed });
+}
+
+/** Debits and holds must cost something: a 0-credit charge would let work run unpaid and unseen. */
+function zeroCost(amount: number): LedgerError | null {
+  if (amount >= 1) return null;
+  return {
+    type: "zero_cost",
+    message: "This charge costs 0 credits: debits and holds must cost at least 1 (check the quantities, or capture a hold with 0 instead).",
+    details: { field: "quantities" },
+  };
+}
+
 /**
  * The checks before credits can be committed, in the order the contract fixes: debt, then limits,
  * then funds. A limit refusal is reported as an event once per period.
@@ -58,18 +82,9 @@ export function checkSpendable(draft: Draft, amount: number): LedgerError | null
   if (t.balance < 0) {
     return refusal("account_in_debt", `The account owes ${t.debt} credits; add credits before spending.`, amount, t, { debt: t.debt });
   }
-  const spend = spendNow(draft);
-  const breach = limitBreach(draft.state.settings.limits, spend, t.held, amount);
+  const breach = limitBreach(draft.state.settings.limits, spendNow(draft), t.held, amount);
   if (breach) {
-    const key = `${breach.period}:${breach.period === "daily" ? spend.dayKey : spend.monthKey}`;
-    // Notices of both current periods are kept (and older ones dropped) so each is reported once.
-    const notices = (draft.state.limitNotice?.split(",") ?? []).filter(
-      (n) => n === `daily:${spend.dayKey}` || n === `monthly:${spend.monthKey}`,
-    );
-    if (!notices.includes(key)) {
-      draft.state = { ...draft.state, limitNotice: [...notices, key].join(",") };
-      draft.event("spending_limit.reached", { period: breach.period, limit: breach.limit, committed: breach.committed });
-    }
+    reportLimit(draft, breach);
     return refusal(
       "spending_limit_exceeded",
       `This would pass the ${breach.period} spending limit of ${breach.limit} (${breach.committed} already spent or held).`,
@@ -159,7 +174,7 @@ export function grant(state: LedgerState, input: GrantInput, now: number): Step<
 export function debit(state: LedgerState, charge: Charge, now: number): Step<Totals> {
   const draft = new Draft(state, now);
   settleInto(draft);
-  const refused = checkSpendable(draft, charge.amount);
+  const refused = zeroCost(charge.amount) ?? checkSpendable(draft, charge.amount);
   if (refused) return draft.refuse(refused);
   const around = burnAroundHolds(draft.state.lots, charge.amount, draft.state.holds, now);
   if (around.shortfall > 0) {
@@ -183,7 +198,7 @@ export interface HoldInput extends Charge {
 export function placeHold(state: LedgerState, input: HoldInput, now: number): Step<Totals & { hold: Hold }> {
   const draft = new Draft(state, now);
   settleInto(draft);
-  const refused = checkSpendable(draft, input.amount);
+  const refused = zeroCost(input.amount) ?? checkSpendable(draft, input.amount);
   if (refused) return draft.refuse(refused);
   const hold: Hold = {
     id: input.holdId,
@@ -219,31 +234,47 @@ function findActiveHold(draft: Draft, holdId: string): Hold | LedgerError {
 }
 
 export interface CaptureResult extends Totals {
+  /** What was charged. */
   cost: number;
+  /** Computed cost above the hold's overrun allowance, not charged. */
+  uncharged: number;
   released: number;
   overrun: number;
 }
 
 /**
- * Captures a hold with the actual cost, once. The work already happened, so a capture never fails
- * for lack of credits: beyond the hold it takes what is left, and what is still missing becomes debt.
+ * Captures a hold with the actual cost, once. The work already happened, so a capture never fails:
+ * it is charged up to the hold plus the overrun allowance (overrun.ts), the charge counts toward the
+ * spending limits, and what the credits cannot cover becomes debt.
  */
-export function captureHold(state: LedgerState, holdId: string, charge: Charge, now: number): Step<CaptureResult> {
+export function captureHold(
+  state: LedgerState,
+  holdId: string,
+  charge: Charge,
+  now: number,
+  overrunMaxPercent = DEFAULT_CAPTURE_OVERRUN_MAX_PERCENT,
+): Step<CaptureResult> {
   const draft = new Draft(state, now);
   settleInto(draft);
   const hold = findActiveHold(draft, holdId);
   if (!("status" in hold)) return draft.refuse(hold);
+  const limits = draft.state.settings.limits;
+  const allowance = overrunAllowance(hold.amount, overrunMaxPercent);
+  const { charged, uncharged } = splitCapture(charge.amount, hold.amount, allowance, limits, spendNow(draft), draft.totals().held);
   draft.putHold({ ...hold, status: "captured" });
-  const around = burnAroundHolds(draft.state.lots, charge.amount, draft.state.holds, now);
-  const overrun = spendCredits(draft, charge.amount, around);
-  draft.entry("capture", negate(charge.amount), {
+  const around = burnAroundHolds(draft.state.lots, charged, draft.state.holds, now);
+  const overrun = spendCredits(draft, charged, around);
+  // An overrun is allowed past a limit (the work happened), but the limit has then been reached.
+  for (const passed of limitBreaches(limits, spendNow(draft), draft.totals().held, 0)) reportLimit(draft, passed);
+  draft.entry("capture", negate(charged), {
     ...charge,
     operation: charge.operation ?? hold.operation,
     holdId: hold.id,
     reserved: hold.amount,
+    metadata: uncharged > 0 ? { ...charge.metadata, computed_cost: charge.amount, uncharged } : charge.metadata,
   });
   checkLowBalance(draft);
-  return draft.done({ ...draft.totals(), cost: charge.amount, released: Math.max(0, hold.amount - charge.amount), overrun });
+  return draft.done({ ...draft.totals(), cost: charged, uncharged, released: Math.max(0, hold.amount - charged), overrun });
 }
 
 export function releaseHold(state: LedgerState, holdId: string, now: number): Step<Totals & { released: number }> {

@@ -112,6 +112,7 @@ export type LedgerErrorType =
   | "account_in_debt"
   | "hold_not_active"
   | "hold_not_found"
+  | "zero_cost"
   | "invalid_request";
 
 export interface LedgerError {

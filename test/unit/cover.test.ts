@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { burnAroundHolds, holdsCovered, thresholds } from "../../durable-objects/ledger/cover";
 import type { Hold, Lot } from "../../durable-objects/ledger/types";
-import { lot, MINUTE, T0 } from "./fixtures";
+import { HOUR, lot, MINUTE, T0 } from "./fixtures";
 
 const hold = (id: string, amount: number, expiresAt: number, status: Hold["status"] = "active"): Hold => ({
   id,
@@ -73,5 +73,48 @@ describe("hold cover", () => {
     const holds = Array.from({ length: 5000 }, (_, i) => hold(`h${i}`, 10, T0 + (i % 120) * MINUTE + 1));
     expect(thresholds(lots, holds, T0)).toHaveLength(120);
     expect(holdsCovered(lots, holds, T0)).toBe(true);
+  });
+});
+
+describe("burning around a hold's cover", () => {
+  // "first" burns first by priority but is the only lot that outlives the hold's end; "soon" expires
+  // an hour before the hold ends, so it can never pay the hold and should be spent instead.
+  const first = lot({ id: "first", amount: 100, priority: 0 });
+  const soon = lot({ id: "soon", amount: 100, priority: 1, expiresAt: T0 + HOUR });
+  const remaining = (lots: Lot[]) => Object.fromEntries(lots.map((l) => [l.id, l.remaining]));
+
+  it("takes from the lot the hold does not need, even when burn order says otherwise", () => {
+    const b = burnAroundHolds([first, soon], 50, [hold("h", 100, T0 + 2 * HOUR)], T0);
+    // Plain burn order would take the 50 from "first", leaving the hold 50 short when "soon" expires.
+    expect(remaining(b.lots)).toEqual({ first: 100, soon: 50 });
+    expect(b.changed).toEqual([{ ...soon, remaining: 50 }]);
+    expect(b).toMatchObject({ burned: 50, shortfall: 0 });
+  });
+
+  it("takes only the hold's slack from the lot that covers it, then moves on", () => {
+    // The hold needs 60 of "first": its other 40 burn first, the remaining 10 come from "soon".
+    const b = burnAroundHolds([first, soon], 50, [hold("h", 60, T0 + 2 * HOUR)], T0);
+    expect(remaining(b.lots)).toEqual({ first: 60, soon: 90 });
+    expect(b).toMatchObject({ burned: 50, shortfall: 0 });
+  });
+
+  it("reports as shortfall what only the hold's credits could pay", () => {
+    // 200 live, 100 held by a hold only "first" can pay: just the 100 of "soon" are free.
+    const b = burnAroundHolds([first, soon], 150, [hold("h", 100, T0 + 2 * HOUR)], T0);
+    expect(remaining(b.lots)).toEqual({ first: 100, soon: 0 });
+    expect(b).toMatchObject({ burned: 100, shortfall: 50 });
+  });
+
+  it("shares one slack among all the lots that cover the hold", () => {
+    // 200 cover a hold of 100: once "first" has used up the 100 of slack, "later" must keep its 100.
+    const later = lot({ id: "later", amount: 100, priority: 1 });
+    const b = burnAroundHolds([first, later], 150, [hold("h", 100, T0 + 2 * HOUR)], T0);
+    expect(remaining(b.lots)).toEqual({ first: 0, later: 100 });
+    expect(b).toMatchObject({ burned: 100, shortfall: 50 });
+  });
+
+  it("burns in plain burn order once the hold is no longer active", () => {
+    const b = burnAroundHolds([first, soon], 50, [hold("h", 100, T0 + 2 * HOUR, "captured")], T0);
+    expect(remaining(b.lots)).toEqual({ first: 50, soon: 100 });
   });
 });

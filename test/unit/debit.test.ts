@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import * as rules from "../../durable-objects/ledger/rules";
-import { charge, DAY, grantInput, HOUR, ledger, lot, ok, refused, T0 } from "./fixtures";
+import { holdsCovered } from "../../durable-objects/ledger/cover";
+import type { Step } from "../../durable-objects/ledger/types";
+import { charge, DAY, grantInput, HOUR, ledger, lot, MINUTE, ok, refused, T0 } from "./fixtures";
 
 describe("debit", () => {
   it("burns lots in burn order and writes one debit entry with the operation and quantities", () => {
@@ -80,6 +82,35 @@ describe("debit", () => {
     // Next day the day counter starts again; the month keeps counting.
     const next = rules.debit(step.state, charge(5), T0 + DAY);
     expect(next.state.spend).toEqual({ dayKey: "2026-11-25", day: 5, monthKey: "2026-11", month: 45 });
+  });
+
+  it("burns around a hold's cover: spends the lot that expires before the hold ends, not the one that pays it", () => {
+    // "first" burns first by priority, but it is the only lot still alive when the hold ends.
+    const hold = { id: "h", amount: 100, status: "active" as const, operation: null, createdAt: T0, expiresAt: T0 + 2 * HOUR };
+    const state = ledger({
+      lots: [lot({ id: "first", amount: 100, priority: 0 }), lot({ id: "soon", amount: 100, priority: 1, expiresAt: T0 + HOUR })],
+      holds: [hold],
+    });
+    const remaining = (step: Step<unknown>) => Object.fromEntries(step.state.lots.map((l) => [l.id, l.remaining]));
+
+    const half = rules.debit(state, charge(50), T0);
+    expect(ok(half)).toEqual({ balance: 150, held: 100, available: 50, debt: 0 });
+    expect(remaining(half)).toEqual({ first: 100, soon: 50 });
+    expect(half.lots.map((l) => [l.id, l.remaining])).toEqual([["soon", 50]]);
+
+    const all = rules.debit(state, charge(100), T0);
+    expect(ok(all)).toEqual({ balance: 100, held: 100, available: 0, debt: 0 });
+    expect(remaining(all)).toEqual({ first: 100, soon: 0 });
+    expect(holdsCovered(all.state.lots, all.state.holds, T0)).toBe(true);
+    // After "soon" has expired the hold is still fully paid: no debt.
+    const captured = rules.captureHold(all.state, "h", charge(100), T0 + 90 * MINUTE);
+    expect(ok(captured)).toMatchObject({ balance: 0, overrun: 0, debt: 0 });
+
+    // Only "soon"'s 100 are free of the hold.
+    expect(refused(rules.debit(state, charge(101), T0))).toMatchObject({
+      type: "insufficient_credits",
+      details: { required: 101, available: 100 },
+    });
   });
 });
 

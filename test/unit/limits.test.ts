@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addSpend, currentSpend, dayKey, isValidTimeZone, limitBreach, periodKeys } from "../../durable-objects/ledger/limits";
+import { addSpend, cachedFormatters, canonicalTimeZone, currentSpend, dayKey, isValidTimeZone, limitBreach, MAX_FORMATTERS, periodKeys, rezoneSpend } from "../../durable-objects/ledger/limits";
 import type { Spend } from "../../durable-objects/ledger/types";
 
 const at = (iso: string) => Date.parse(iso);
@@ -88,5 +88,88 @@ describe("limitBreach", () => {
   it("the daily limit is reported before the monthly one when both are passed", () => {
     expect(limitBreach({ daily: 100, monthly: 210 }, spend, 0, 50)).toEqual({ period: "daily", limit: 100, committed: 60 });
     expect(limitBreach({ daily: 100, monthly: 210 }, spend, 0, 20)).toEqual({ period: "monthly", limit: 210, committed: 200 });
+  });
+});
+
+describe("rezoneSpend: changing the account's time zone", () => {
+  // At 23:30 UTC it is already 08:30 the next day in Tokyo, so the two zones disagree about the day
+  // (and, on the last day of a month, about the month).
+  const lateOn24th = at("2026-11-24T23:30:00Z");
+  const lateOn30th = at("2026-11-30T23:30:00Z");
+
+  it("counters of today in the old zone carry over, filed under the new zone's day and month", () => {
+    // 23:30 UTC on the 30th: still November in UTC, already 1 December in Tokyo.
+    const spend: Spend = { dayKey: "2026-11-30", day: 40, monthKey: "2026-11", month: 300 };
+    expect(rezoneSpend(spend, lateOn30th, null, "Asia/Tokyo")).toEqual({
+      dayKey: "2026-12-01",
+      day: 40,
+      monthKey: "2026-12",
+      month: 300,
+    });
+  });
+
+  it("counters of yesterday in the old zone carry 0 into today, but the month's spend is kept", () => {
+    // In Tokyo the 24th ended at 15:00 UTC; in UTC it is still the 24th, so merely relabelling (or
+    // judging the counters by the new zone's calendar) would wrongly keep the 40.
+    const spend: Spend = { dayKey: "2026-11-24", day: 40, monthKey: "2026-11", month: 300 };
+    expect(rezoneSpend(spend, lateOn24th, "Asia/Tokyo", null)).toEqual({
+      dayKey: "2026-11-24",
+      day: 0,
+      monthKey: "2026-11",
+      month: 300,
+    });
+  });
+
+  it("counters of an older day carry 0 into today when moving east as well", () => {
+    const spend: Spend = { dayKey: "2026-11-23", day: 40, monthKey: "2026-11", month: 300 };
+    expect(rezoneSpend(spend, lateOn24th, null, "Asia/Tokyo")).toEqual({
+      dayKey: "2026-11-25",
+      day: 0,
+      monthKey: "2026-11",
+      month: 300,
+    });
+  });
+
+  it("counters of last month in the old zone carry 0 for both the day and the month", () => {
+    // November is over in Tokyo but not in UTC: the November counters belong to a finished month.
+    const spend: Spend = { dayKey: "2026-11-30", day: 40, monthKey: "2026-11", month: 300 };
+    expect(rezoneSpend(spend, lateOn30th, "Asia/Tokyo", null)).toEqual({
+      dayKey: "2026-11-30",
+      day: 0,
+      monthKey: "2026-11",
+      month: 0,
+    });
+  });
+
+  it("counters of last month carry 0 for both when moving east as well", () => {
+    const spend: Spend = { dayKey: "2026-10-31", day: 40, monthKey: "2026-10", month: 300 };
+    expect(rezoneSpend(spend, lateOn24th, null, "Asia/Tokyo")).toEqual({
+      dayKey: "2026-11-25",
+      day: 0,
+      monthKey: "2026-11",
+      month: 0,
+    });
+  });
+});
+
+describe("time zone spellings", () => {
+  it("canonicalTimeZone gives one spelling per zone, and null for what is not one", () => {
+    expect(canonicalTimeZone("eUrOpE/pArIs")).toBe("Europe/Paris");
+    expect(canonicalTimeZone("Europe/Paris")).toBe("Europe/Paris");
+    expect(canonicalTimeZone("utc")).toBe("UTC");
+    expect(canonicalTimeZone("Mars/Olympus_Mons")).toBeNull();
+  });
+
+  it("the formatter cache stays bounded whatever spellings reach it", () => {
+    const name = "america/los_angeles";
+    // 2^12 spellings of one zone by upper-casing different letters.
+    for (let mask = 0; mask < 4096; mask++) {
+      let letter = 0;
+      const spelled = [...name].map((ch) => (/[a-z]/.test(ch) && (mask >> letter++) & 1 ? ch.toUpperCase() : ch)).join("");
+      dayKey(Date.UTC(2026, 10, 24, 12), spelled);
+    }
+    expect(cachedFormatters()).toBeLessThanOrEqual(MAX_FORMATTERS);
+    // Still correct for the zone after the churn.
+    expect(dayKey(Date.UTC(2026, 10, 25, 3), "America/Los_Angeles")).toBe("2026-11-24");
   });
 });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { priceOperation, type Price, type PriceResult, type Rate } from "../../durable-objects/ledger/pricing";
+import { exactCredits, priceOperation, type Price, type PriceResult, type Rate } from "../../durable-objects/ledger/pricing";
 
 const chat: Price = {
   operation: "chat.gpt-4o",
@@ -52,9 +52,9 @@ describe("priceOperation: exact rates, rounded up once", () => {
       ok: true,
       cost: 2,
       breakdown: [
-        { quantity: "input_tokens", units: 1500, rate: { credits: 250, per: 1_000_000 }, cost: 0.375 },
-        { quantity: "output_tokens", units: 500, rate: { credits: 1000, per: 1_000_000 }, cost: 0.5 },
-        { quantity: "requests", units: 1, rate: { credits: 1, per: 1 }, cost: 1 },
+        { quantity: "input_tokens", units: 1500, rate: { credits: 250, per: 1_000_000 }, cost: "0.375" },
+        { quantity: "output_tokens", units: 500, rate: { credits: 1000, per: 1_000_000 }, cost: "0.5" },
+        { quantity: "requests", units: 1, rate: { credits: 1, per: 1 }, cost: "1" },
       ],
     });
   });
@@ -127,5 +127,22 @@ describe("priceOperation: exact rates, rounded up once", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("exactCredits", () => {
+  it.each<[bigint, bigint, string]>([
+    [3n, 8n, "0.375"],
+    [7n, 2n, "3.5"],
+    [4n, 2n, "2"],
+    [0n, 7n, "0"],
+    [1n, 3n, "1/3"],
+    [10n, 6n, "5/3"],
+    [1n, 1_000_000n, "0.000001"],
+    [250n * 1500n, 1_000_000n, "0.375"],
+    [7n, 40n, "0.175"],
+    [9_007_199_254_740_993n, 10n, "900719925474099.3"],
+  ])("%s/%s is %j", (num, den, text) => {
+    expect(exactCredits(num, den)).toBe(text);
   });
 });

@@ -124,3 +124,13 @@ describe("account errors", () => {
     expect((await api("GET", "/v1/accounts/acct-read-key-new")).status).toBe(404);
   });
 });
+
+describe("time zone names", () => {
+  it("are stored in their canonical spelling, whatever case they were sent in", async () => {
+    const res = await api("PUT", "/v1/accounts/acct-tz-case", { body: { time_zone: "eUrOpE/pArIs" } });
+    expect(res.status).toBe(201);
+    expect(res.body.time_zone).toBe("Europe/Paris");
+    expect(res.body.limits.time_zone).toBe("Europe/Paris");
+    expect((await api("GET", "/v1/accounts/acct-tz-case")).body.time_zone).toBe("Europe/Paris");
+  });
+});

@@ -51,10 +51,11 @@ describe("POST /v1/accounts/{id}/debits", () => {
 
   it("refuses while the account is in debt, before any other reason", async () => {
     await openAccount("debit-debt", 50);
-    await api("PUT", "/v1/accounts/debit-debt/limits", { body: { daily: 1 } });
-    const hold = await api("POST", "/v1/accounts/debit-debt/holds", { body: { amount: 1 } });
+    const hold = await api("POST", "/v1/accounts/debit-debt/holds", { body: { amount: 40 } });
     const cap = await api("POST", `/v1/accounts/debit-debt/holds/${hold.body.hold_id}/capture`, { body: { amount: 80 } });
     expect(cap.body).toMatchObject({ overrun: 30, balance: -30 });
+    // A limit the debit would also pass: the debt is still the reason given.
+    await api("PUT", "/v1/accounts/debit-debt/limits", { body: { daily: 1 } });
     const res = await api("POST", "/v1/accounts/debit-debt/debits", { body: { amount: 5 } });
     expect(res.status).toBe(402);
     expect(res.body.error).toMatchObject({ type: "account_in_debt", debt: 30 });

@@ -38,9 +38,9 @@ describe("holds", () => {
 
   it("captures more than held: takes what is available, the rest becomes debt", async () => {
     await openAccount("hold-over", 100);
-    const h = await hold("hold-over", { amount: 40 });
+    const h = await hold("hold-over", { amount: 70 });
     const res = await capture("hold-over", h.body.hold_id, { amount: 130 });
-    expect(res.body).toMatchObject({ cost: 130, released: 0, overrun: 30, balance: -30, available: -30, debt: 30 });
+    expect(res.body).toMatchObject({ cost: 130, uncharged: 0, released: 0, overrun: 30, balance: -30, available: -30, debt: 30 });
     // The next credit pays the debt first.
     const g = await api("POST", "/v1/accounts/hold-over/grants", { body: { amount: 50 } });
     expect(g.body).toMatchObject({ balance: 20, debt_paid: 30 });

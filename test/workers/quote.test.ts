@@ -20,7 +20,8 @@ describe("POST /v1/accounts/{id}/quote", () => {
     expect(res.body.breakdown.map((l: { quantity: string }) => l.quantity).sort()).toEqual(["a", "b", "c"]);
     for (const line of res.body.breakdown) {
       expect(line.units).toBe(1);
-      expect(line.cost).toBeCloseTo(1 / 3, 5);
+      // Exact, never a float: a third of a credit is shown as the fraction it is.
+      expect(line.cost).toBe("1/3");
     }
     expect(res.body).toMatchObject({ balance: 100, available: 100, affordable: true, available_after: 99 });
   });
@@ -67,9 +68,9 @@ describe("POST /v1/accounts/{id}/quote", () => {
   it("says account_in_debt when the balance is below 0", async () => {
     await openAccount("quote-debt", 10);
     const hold = await api("POST", "/v1/accounts/quote-debt/holds", { body: { amount: 10 } });
-    await api("POST", `/v1/accounts/quote-debt/holds/${hold.body.hold_id}/capture`, { body: { amount: 25 } });
+    await api("POST", `/v1/accounts/quote-debt/holds/${hold.body.hold_id}/capture`, { body: { amount: 20 } });
     const res = await quote("quote-debt", { amount: 1 });
-    expect(res.body).toMatchObject({ balance: -15, affordable: false, reason: "account_in_debt", remaining_operations: 0 });
+    expect(res.body).toMatchObject({ balance: -10, affordable: false, reason: "account_in_debt", remaining_operations: 0 });
   });
 
   it("available_after takes active holds into account", async () => {

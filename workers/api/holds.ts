@@ -18,9 +18,12 @@ const Hold = z
 const Capture = z
   .object({
     entry_id: z.string(),
-    cost: z.number().int(),
+    cost: z.number().int().openapi({ description: "What was charged: the computed cost, up to the hold plus the overrun allowance" }),
+    uncharged: z.number().int().openapi({
+      description: "Computed cost above hold × (1 + CAPTURE_OVERRUN_MAX_PERCENT/100), or past a spending limit by more than that allowance: not charged, recorded in the entry's metadata",
+    }),
     released: z.number().int(),
-    overrun: z.number().int(),
+    overrun: z.number().int().openapi({ description: "The part of the charge that became debt (debt after − debt before)" }),
     balance: z.number().int(),
     available: z.number().int(),
   })
