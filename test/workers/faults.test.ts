@@ -1,4 +1,4 @@
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AccountLedger } from "../../durable-objects/account-ledger";
 import { account, api, audit, d1Entries, flush, ledger, openAccount } from "./helpers";
@@ -105,5 +105,44 @@ describe("a write failing in the middle of a debit", () => {
     expect(next.body).toMatchObject({ balance: 65 });
     await evictDurableObject(ledger("torn-write"));
     expect((await account("torn-write")).balance).toBe(65);
+  });
+});
+
+describe("idempotency keys while D1 is down", () => {
+  it("are still forgotten after 7 days: pruning does not wait for history to ship", async () => {
+    const ID = "prune-d1-down";
+    await openAccount(ID, 100);
+    const key = `prune-${Date.now()}`;
+    expect((await api("POST", `/v1/accounts/${ID}/debits`, { body: { amount: 1 }, idem: key })).status).toBe(201);
+    const start = Date.now();
+
+    let failing = true;
+    let real: D1Database | null = null;
+    await runInDurableObject(ledger(ID), (instance: AccountLedger) => {
+      const env = (instance as unknown as { env: { DB: D1Database } }).env;
+      real = env.DB;
+      env.DB = new Proxy(env.DB, {
+        get(target, prop, receiver) {
+          if (prop === "batch" && failing) return () => Promise.reject(new Error("D1_ERROR: simulated outage"));
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      instance.clock = () => start + 7 * 24 * 3600_000 + 60_000;
+    });
+    try {
+      // The alarm runs (its history shipping fails) …
+      await runDurableObjectAlarm(ledger(ID));
+      // … and the week-old key is gone all the same: a new request under it runs.
+      const reused = await api("POST", `/v1/accounts/${ID}/debits`, { body: { amount: 2 }, idem: key });
+      expect(reused.status).toBe(201);
+      expect(reused.headers.get("Idempotent-Replayed")).toBeNull();
+      expect(reused.body.balance).toBe(97);
+    } finally {
+      failing = false;
+      await runInDurableObject(ledger(ID), (instance: AccountLedger) => {
+        (instance as unknown as { env: { DB: D1Database } }).env.DB = real as unknown as D1Database;
+      });
+    }
   });
 });

@@ -89,3 +89,24 @@ describe("Idempotency-Key when the same request would now be refused", () => {
     expect(retry.body).toEqual(first.body);
   });
 });
+
+describe("Idempotency-Key and the order of keys in the body", () => {
+  it("the same request with its maps written in another order is a replay, not a conflict", async () => {
+    await api("PUT", "/v1/prices/idem.order", { body: { rates: { a: { credits: 1, per: 1 }, b: { credits: 2, per: 1 } } } });
+    await openAccount("idem-order", 100);
+    const key = freshKey();
+    const first = await api("POST", "/v1/accounts/idem-order/debits", {
+      raw: '{"operation":"idem.order","quantities":{"a":1,"b":2},"metadata":{"x":1,"y":"z","w":true}}',
+      idem: key,
+    });
+    expect(first.status).toBe(201);
+    const again = await api("POST", "/v1/accounts/idem-order/debits", {
+      raw: '{"metadata":{"w":true,"y":"z","x":1},"quantities":{"b":2,"a":1},"operation":"idem.order"}',
+      idem: key,
+    });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+    expect((await account("idem-order")).balance).toBe(95);
+  });
+});

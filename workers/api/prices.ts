@@ -41,7 +41,20 @@ const Quote = z
     affordable: z.boolean(),
     available_after: z.number().int(),
     remaining_operations: z.number().int().nullable(),
-    breakdown: z.array(z.object({ quantity: z.string(), units: z.number(), cost: z.number() }).passthrough()),
+    breakdown: z.array(
+      z
+        .object({
+          quantity: z.string(),
+          units: z.number().int(),
+          rate: RateSchema,
+          cost: z.string().openapi({
+            description:
+              "The line's exact cost in the smallest credit unit, as text so that no float rounds it: a decimal where it terminates (\"0.375\"), else the reduced fraction (\"1/3\"). Only the quote's total `cost` is rounded, up, once.",
+            example: "0.375",
+          }),
+        })
+        .passthrough(),
+    ),
   })
   .passthrough()
   .openapi("Quote");

@@ -22,6 +22,24 @@ export async function idempotency(c: Context, operation: string, input: unknown)
   }
   // The validated input, not the raw bytes: the same request with other whitespace is the same request.
   // A short request is its own fingerprint (no hashing on the hot path); a long one is stored hashed.
-  const request = `${operation}\n${JSON.stringify(input)}`;
+  const request = `${operation}\n${canonicalJson(input)}`;
   return { key, fingerprint: request.length <= MAX_PLAIN_FINGERPRINT ? request : `sha256:${await sha256Hex(request)}` };
+}
+
+/**
+ * The validated input as one string whatever order the client wrote its keys in. zod already emits an
+ * object's own fields in schema order; the maps inside it (quantities, metadata, …) keep the client's
+ * order, so every nested object's keys are sorted. The top level is left as zod orders it, so answers
+ * stored before this change still match their retries.
+ */
+export function canonicalJson(input: unknown): string {
+  return JSON.stringify(input, (key, value: unknown) => {
+    if (key === "" || typeof value !== "object" || value === null || Array.isArray(value)) return value;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    if (keys.length < 2) return value;
+    const sorted: Record<string, unknown> = {};
+    for (const k of keys.sort()) sorted[k] = record[k];
+    return sorted;
+  });
 }

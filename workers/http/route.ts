@@ -29,14 +29,40 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
   return result.data;
 }
 
+/**
+ * Names that JavaScript objects treat specially. zod's records skip `__proto__` silently (a quantity
+ * of that name would vanish and the charge with it), and the others shadow built-ins: refused, by
+ * name, wherever they appear as a key.
+ */
+const RESERVED_NAMES = ["__proto__", "constructor", "prototype"];
+
+function reservedKey(value: unknown, path: string[]): string[] | null {
+  if (typeof value !== "object" || value === null) return null;
+  for (const key of Object.keys(value)) {
+    if (RESERVED_NAMES.includes(key)) return [...path, key];
+    const found = reservedKey((value as Record<string, unknown>)[key], [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
 async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text === "") return {};
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw new ApiError(400, "invalid_json", "The request body is not valid JSON.");
   }
+  // The walk runs only for the rare body that spells a reserved name, or could spell one in escapes.
+  const suspect = text.includes("\\") || RESERVED_NAMES.some((name) => text.includes(name));
+  const found = suspect ? reservedKey(body, []) : null;
+  if (found) {
+    const field = found.join(".");
+    throw new ApiError(400, "invalid_request", `'${found.at(-1)}' is a reserved name and cannot be used as a key (${field}).`, { field });
+  }
+  return body;
 }
 
 export function serve<P extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, B extends z.ZodType = z.ZodUndefined>(
