@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { account, api, audit, flush, openAccount } from "./helpers";
+import { account, api, books, flush, openAccount, steadyClock } from "./helpers";
 
 const debit = (id: string, amount: number) => api("POST", `/v1/accounts/${id}/debits`, { body: { amount } });
 const limits = (id: string, body: unknown) => api("PUT", `/v1/accounts/${id}/limits`, { body });
@@ -20,18 +20,21 @@ async function expect402(res: Promise<{ status: number; body: any }>, type: stri
   return r.body.error;
 }
 
+// Tests that spend and then expect the spending to count "today" or "this month" run the object on
+// steadyClock(): the real clock could pass midnight (or the 1st) between two requests.
 describe("PUT /v1/accounts/{id}/limits", () => {
   it("a debit that would pass the daily limit gets 402 spending_limit_exceeded and changes nothing", async () => {
+    await steadyClock("lim-daily");
     await openAccount("lim-daily", 1000);
     const set = await limits("lim-daily", { daily: 100 });
     expect(set.status).toBe(200);
     expect(set.body.limits).toMatchObject({ daily: 100, monthly: null });
 
     expect((await debit("lim-daily", 60)).status).toBe(201);
-    const before = await audit("lim-daily");
+    const before = await books("lim-daily");
     const error = await expect402(debit("lim-daily", 50), "spending_limit_exceeded");
     expect(error).toMatchObject({ required: 50, available: 940 });
-    expect(await audit("lim-daily")).toEqual(before);
+    expect(await books("lim-daily")).toEqual(before);
 
     // Up to the limit exactly is fine.
     expect((await debit("lim-daily", 40)).status).toBe(201);
@@ -40,6 +43,7 @@ describe("PUT /v1/accounts/{id}/limits", () => {
   });
 
   it("a monthly limit refuses the same way", async () => {
+    await steadyClock("lim-monthly");
     await openAccount("lim-monthly", 1000);
     await limits("lim-monthly", { monthly: 50 });
     expect((await debit("lim-monthly", 30)).status).toBe(201);
@@ -53,6 +57,7 @@ describe("PUT /v1/accounts/{id}/limits", () => {
   });
 
   it("active holds count against the limit until they are released", async () => {
+    await steadyClock("lim-holds-count");
     await openAccount("lim-holds-count", 1000);
     await limits("lim-holds-count", { daily: 100 });
     const hold = await api("POST", "/v1/accounts/lim-holds-count/holds", { body: { amount: 80 } });
@@ -66,6 +71,7 @@ describe("PUT /v1/accounts/{id}/limits", () => {
   });
 
   it("null removes a limit, and a field left out keeps it", async () => {
+    await steadyClock("lim-remove");
     await openAccount("lim-remove", 1000);
     await limits("lim-remove", { daily: 50, monthly: 500 });
     const kept = await limits("lim-remove", { monthly: 400 });
@@ -85,6 +91,7 @@ describe("PUT /v1/accounts/{id}/limits", () => {
   it("changing the account's time_zone does not forget what was spent today", async () => {
     // Kiritimati (UTC+14) and Pago Pago (UTC-11) are 25 hours apart: their calendar dates always differ.
     const ID = "lim-time-zone";
+    await steadyClock(ID);
     await openAccount(ID, 1000);
     await api("PUT", `/v1/accounts/${ID}`, { body: { time_zone: "Pacific/Kiritimati" } });
     await limits(ID, { daily: 100 });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { account, api, audit, freshKey, openAccount } from "./helpers";
+import { account, api, audit, books, freshKey, openAccount } from "./helpers";
 
 const grant = (id: string, body: unknown, opts: { key?: string; idem?: string } = {}) =>
   api("POST", `/v1/accounts/${id}/grants`, { body, ...opts });
@@ -100,13 +100,13 @@ describe("POST /v1/accounts/{id}/grants", () => {
 describe("grant errors change nothing", () => {
   const ID = "grant-errors";
 
-  async function expectRefused(answer: Promise<{ status: number; body: any }>, status: number, type: string) {
-    const before = await audit(ID);
+  async function expectRefused(send: () => Promise<{ status: number; body: any }>, status: number, type: string) {
+    const before = await books(ID);
     const lotsBefore = (await account(ID)).lots;
-    const res = await answer;
+    const res = await send();
     expect(res.status, JSON.stringify(res.body)).toBe(status);
     expect(res.body.error.type).toBe(type);
-    expect(await audit(ID)).toEqual(before);
+    expect(await books(ID)).toEqual(before);
     expect((await account(ID)).lots).toEqual(lotsBefore);
     return res;
   }
@@ -114,31 +114,31 @@ describe("grant errors change nothing", () => {
   beforeAll(() => openAccount(ID, 100));
 
   it("expires_at in the past: 400 naming expires_at", async () => {
-    const res = await expectRefused(grant(ID, { amount: 10, expires_at: new Date(Date.now() - 60_000).toISOString() }), 400, "invalid_request");
+    const res = await expectRefused(() => grant(ID, { amount: 10, expires_at: new Date(Date.now() - 60_000).toISOString() }), 400, "invalid_request");
     expect(res.body.error.field).toBe("expires_at");
   });
 
   it("a refused past expiry does not poison its Idempotency-Key", async () => {
     const idem = freshKey();
-    await expectRefused(grant(ID, { amount: 10, expires_at: "2000-01-01T00:00:00Z" }, { idem }), 400, "invalid_request");
+    await expectRefused(() => grant(ID, { amount: 10, expires_at: "2000-01-01T00:00:00Z" }, { idem }), 400, "invalid_request");
     const fixed = await grant(ID, { amount: 10 }, { idem });
     expect(fixed.status).toBe(201);
     expect(fixed.body.balance).toBe(110);
   });
 
   it("expires_at that is not a date: 400", async () => {
-    const res = await expectRefused(grant(ID, { amount: 10, expires_at: "next tuesday" }), 400, "invalid_request");
+    const res = await expectRefused(() => grant(ID, { amount: 10, expires_at: "next tuesday" }), 400, "invalid_request");
     expect(res.body.error.field).toBe("expires_at");
   });
 
   it("an invalid source: 400 naming source", async () => {
-    const res = await expectRefused(grant(ID, { amount: 10, source: "gift" }), 400, "invalid_request");
+    const res = await expectRefused(() => grant(ID, { amount: 10, source: "gift" }), 400, "invalid_request");
     expect(res.body.error.field).toBe("source");
   });
 
   it("a write key: 403", async () => {
     const writer = await api("POST", "/v1/api-keys", { body: { name: "writer", scopes: ["write"] } });
-    const res = await expectRefused(grant(ID, { amount: 10 }, { key: writer.body.key }), 403, "forbidden");
+    const res = await expectRefused(() => grant(ID, { amount: 10 }, { key: writer.body.key }), 403, "forbidden");
     expect(res.body.error.required_scope).toBe("admin");
   });
 

@@ -1,5 +1,6 @@
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
+import type { AccountLedger } from "../../durable-objects/account-ledger";
 
 export const ADMIN_KEY = env.ADMIN_API_KEY as string;
 
@@ -50,18 +51,77 @@ export function ledger(id: string) {
   return env.LEDGER.get(env.LEDGER.idFromName(id));
 }
 
-/** Runs the object's alarm now (history shipping, expiry), as the runtime would when it comes due. */
-export async function flush(id: string): Promise<boolean> {
-  const ran = await runDurableObjectAlarm(ledger(id));
-  // The runtime may have started the alarm on its own a moment earlier (it is due 200 ms after a
-  // change); then history lands when that run finishes. Wait for it, briefly.
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const a = await ledger(id).audit();
-    if (!a || a.shippedSeq >= a.lastSeq) break;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+/** How long flush() waits for history to land before it gives up: long enough for a loaded machine. */
+export const FLUSH_DEADLINE_MS = 10_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * What the object still owes D1 (journal entries, events, the directory row), read from its own
+ * storage; null for an object that was never opened.
+ */
+export async function unshipped(id: string): Promise<{ entries: number; events: number; directory: number } | null> {
+  return runInDurableObject(ledger(id), (_instance, state) => {
+    const sql = state.storage.sql;
+    if (!sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'account'").toArray().length) return null;
+    const a = sql.exec("SELECT shipped_seq, shipped_event_seq, directory_version, shipped_directory_version FROM account").toArray()[0];
+    if (!a) return null;
+    const lastSeq = sql.exec("SELECT coalesce(max(seq), 0) AS s FROM journal").one().s as number;
+    const lastEventSeq = sql.exec("SELECT coalesce(max(seq), 0) AS s FROM events").one().s as number;
+    return {
+      entries: Math.max(0, lastSeq - (a.shipped_seq as number)),
+      events: Math.max(0, lastEventSeq - (a.shipped_event_seq as number)),
+      directory: Math.max(0, (a.directory_version as number) - (a.shipped_directory_version as number)),
+    };
+  });
+}
+
+/**
+ * Runs the object's alarm now (history shipping, expiry), as the runtime would when it comes due,
+ * then waits until everything the object recorded — entries, events, the directory row — has landed
+ * in D1. The runtime may be running the alarm on its own at the same moment (it is due 200 ms after a
+ * change); then history lands when that run finishes. Polls until then, returning as soon as nothing
+ * is left, and fails loudly after FLUSH_DEADLINE_MS rather than letting a later assertion on D1 fail
+ * for want of waiting.
+ */
+export async function flush(id: string): Promise<void> {
+  await runDurableObjectAlarm(ledger(id));
+  const deadline = Date.now() + FLUSH_DEADLINE_MS;
+  for (;;) {
+    const left = await unshipped(id);
+    if (!left || (left.entries === 0 && left.events === 0 && left.directory === 0)) return;
+    if (Date.now() > deadline) throw new Error(`flush(${id}): still unshipped after ${FLUSH_DEADLINE_MS} ms: ${JSON.stringify(left)}`);
+    await sleep(25);
     await runDurableObjectAlarm(ledger(id));
   }
-  return ran;
+}
+
+/**
+ * Polls `read` until `done` accepts its value or the deadline passes, and returns the last value read,
+ * for state that something else (an alarm, on its own schedule) brings about.
+ */
+export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, deadlineMs = FLUSH_DEADLINE_MS): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await sleep(25);
+  }
+}
+
+/**
+ * Moves the object's clock to a fixed mid-month, mid-day instant in the future (17:00 UTC: hours from
+ * any midnight from UTC-11 to UTC+14) and lets it run on from there, so a test about "today" or "this
+ * month" cannot straddle a day or month boundary, and no alarm the object sets comes due on its own
+ * during the test (flush() still runs it). Call before the account is opened, and again after an
+ * eviction: a fresh instance starts with the real clock.
+ */
+export const STEADY_DAY = Date.parse("2030-01-15T17:00:00.000Z");
+export async function steadyClock(id: string, startedAt: number = Date.now()): Promise<number> {
+  await runInDurableObject(ledger(id), (instance: AccountLedger) => {
+    instance.clock = () => STEADY_DAY + (Date.now() - startedAt);
+  });
+  return startedAt;
 }
 
 /** The rows D1 holds for an account's history. */
@@ -73,4 +133,14 @@ export async function d1Entries(id: string): Promise<{ kind: string; amount: num
 /** Balance and Σ journal as the object sees them, to check nothing moved. */
 export async function audit(id: string) {
   return ledger(id).audit();
+}
+
+/**
+ * What a request can change in the object's books: Σ journal, balance and the last journal seq.
+ * Not shippedSeq: the alarm moves that on its own schedule, ~200 ms after any change, so comparing it
+ * before and after a request measures the machine's load, not the request.
+ */
+export async function books(id: string): Promise<{ journalSum: number; balance: number; lastSeq: number } | null> {
+  const a = await audit(id);
+  return a && { journalSum: a.journalSum, balance: a.balance, lastSeq: a.lastSeq };
 }
