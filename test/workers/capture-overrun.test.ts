@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { account, api, d1Entries, flush, openAccount } from "./helpers";
+import { account, api, d1Entries, flush, openAccount, steadyClock } from "./helpers";
 
 // A capture is never refused (the work happened), but it is charged at most its hold plus the overrun
 // allowance (CAPTURE_OVERRUN_MAX_PERCENT, 100 here as in wrangler.toml), and what it charges counts
@@ -19,6 +19,7 @@ async function limitEvents(id: string) {
 describe("a capture far above its hold", () => {
   it("with limits daily 100 / monthly 200, a hold of 1 captured at 9,000 charges 2 and says what it did not charge", async () => {
     const ID = "overrun-limited";
+    await steadyClock(ID); // spends "today" across several requests: midnight must not fall between them
     await openAccount(ID, 10_000);
     expect((await api("PUT", `/v1/accounts/${ID}/limits`, { body: { daily: 100, monthly: 200 } })).status).toBe(200);
     expect((await api("POST", `/v1/accounts/${ID}/debits`, { body: { amount: 101 } })).status).toBe(402);
@@ -41,6 +42,7 @@ describe("a capture far above its hold", () => {
 
   it("its charged excess counts toward the limit and raises spending_limit.reached once", async () => {
     const ID = "overrun-crosses";
+    await steadyClock(ID); // spends "today" across several requests: midnight must not fall between them
     await openAccount(ID, 1000);
     await api("PUT", `/v1/accounts/${ID}/limits`, { body: { daily: 100 } });
     const first = await hold(ID, 60);

@@ -5,9 +5,9 @@ import { api, audit, openAccount } from "./helpers";
 
 const ID = "zero-cost";
 
-async function expectUnchanged(request: Promise<{ status: number; body: any }>, status: number, type: string) {
+async function expectUnchanged(send: () => Promise<{ status: number; body: any }>, status: number, type: string) {
   const before = await audit(ID);
-  const res = await request;
+  const res = await send();
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(res.body.error.type).toBe(type);
   const after = await audit(ID);
@@ -30,17 +30,17 @@ describe("zero-cost charges", () => {
     ["all zeros", { input_tokens: 0 }],
     ["a free quantity only", { requests: 3 }],
   ])("a debit priced at 0 (%s) is a 400 zero_cost that says why", async (_name, quantities) => {
-    const res = await expectUnchanged(api("POST", `/v1/accounts/${ID}/debits`, { body: { operation: "zc.chat", quantities } }), 400, "zero_cost");
+    const res = await expectUnchanged(() => api("POST", `/v1/accounts/${ID}/debits`, { body: { operation: "zc.chat", quantities } }), 400, "zero_cost");
     expect(res.body.error.message).toMatch(/0 credits/);
   });
 
   it("a hold priced at 0 is a 400 zero_cost", async () => {
-    await expectUnchanged(api("POST", `/v1/accounts/${ID}/holds`, { body: { operation: "zc.chat", quantities: {} } }), 400, "zero_cost");
+    await expectUnchanged(() => api("POST", `/v1/accounts/${ID}/holds`, { body: { operation: "zc.chat", quantities: {} } }), 400, "zero_cost");
   });
 
   it("a zero_cost answer is not kept: the corrected request with the same key runs", async () => {
     const idem = "zc-corrected";
-    await expectUnchanged(api("POST", `/v1/accounts/${ID}/debits`, { body: { operation: "zc.chat", quantities: {} }, idem }), 400, "zero_cost");
+    await expectUnchanged(() => api("POST", `/v1/accounts/${ID}/debits`, { body: { operation: "zc.chat", quantities: {} }, idem }), 400, "zero_cost");
     const fixed = await api("POST", `/v1/accounts/${ID}/debits`, { body: { operation: "zc.chat", quantities: { input_tokens: 1500 } }, idem });
     expect(fixed.status).toBe(201);
     expect(fixed.body.cost).toBe(2);
@@ -65,7 +65,7 @@ describe("reserved names", () => {
     ["metadata.constructor", '{"amount":1,"metadata":{"constructor":"x"}}'],
     ["quantities.__proto__", '{"operation":"zc.chat","quantities":{"__pr\\u006fto__":5}}'],
   ])("%s in a debit is a 400 naming it, never dropped", async (field, raw) => {
-    const res = await expectUnchanged(api("POST", `/v1/accounts/${ID}/debits`, { raw }), 400, "invalid_request");
+    const res = await expectUnchanged(() => api("POST", `/v1/accounts/${ID}/debits`, { raw }), 400, "invalid_request");
     expect(res.body.error.field).toBe(field);
   });
 
