@@ -1,19 +1,11 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { api, books, freshKey, openAccount } from "./helpers";
+import { api, expectRefused as refusedUnchanged, freshKey, openAccount, type Answer } from "./helpers";
 
 // Every bad request gets a clear error and changes nothing: same balance, same journal. (Not the
 // shipping cursor: the alarm ships earlier changes on its own, whenever it comes due.)
 const ID = "bad-input";
 
-async function expectRefused(send: () => Promise<{ status: number; body: any }>, status: number, type: string) {
-  const before = await books(ID);
-  const res = await send();
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body.error.type).toBe(type);
-  expect(typeof res.body.error.message).toBe("string");
-  expect(await books(ID)).toEqual(before);
-  return res;
-}
+const expectRefused = (send: () => Promise<Answer>, status: number, type: string) => refusedUnchanged(ID, send, status, type);
 
 const debit = (body: unknown, opts: { key?: string | null; idem?: string | null; raw?: string; headers?: Record<string, string> } = {}) =>
   api("POST", `/v1/accounts/${ID}/debits`, { body, ...opts });

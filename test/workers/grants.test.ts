@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { account, api, audit, books, freshKey, openAccount } from "./helpers";
+import { account, api, audit, expectRefused as refusedUnchanged, freshKey, openAccount, type Answer } from "./helpers";
 
 const grant = (id: string, body: unknown, opts: { key?: string; idem?: string } = {}) =>
   api("POST", `/v1/accounts/${id}/grants`, { body, ...opts });
@@ -100,13 +100,9 @@ describe("POST /v1/accounts/{id}/grants", () => {
 describe("grant errors change nothing", () => {
   const ID = "grant-errors";
 
-  async function expectRefused(send: () => Promise<{ status: number; body: any }>, status: number, type: string) {
-    const before = await books(ID);
+  async function expectRefused(send: () => Promise<Answer>, status: number, type: string) {
     const lotsBefore = (await account(ID)).lots;
-    const res = await send();
-    expect(res.status, JSON.stringify(res.body)).toBe(status);
-    expect(res.body.error.type).toBe(type);
-    expect(await books(ID)).toEqual(before);
+    const res = await refusedUnchanged(ID, send, status, type);
     expect((await account(ID)).lots).toEqual(lotsBefore);
     return res;
   }

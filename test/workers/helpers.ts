@@ -1,3 +1,4 @@
+import { expect } from "vitest";
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import type { AccountLedger } from "../../durable-objects/account-ledger";
@@ -143,4 +144,18 @@ export async function audit(id: string) {
 export async function books(id: string): Promise<{ journalSum: number; balance: number; lastSeq: number } | null> {
   const a = await audit(id);
   return a && { journalSum: a.journalSum, balance: a.balance, lastSeq: a.lastSeq };
+}
+
+/**
+ * Sends a request that must be refused with `status` and `type`, and checks that it changed nothing in
+ * the account's books (read before the request is sent, so a refusal that did write is caught).
+ */
+export async function expectRefused(id: string, send: () => Promise<Answer>, status: number, type: string): Promise<Answer> {
+  const before = await books(id);
+  const res = await send();
+  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  expect(res.body.error.type).toBe(type);
+  expect(typeof res.body.error.message).toBe("string");
+  expect(await books(id)).toEqual(before);
+  return res;
 }

@@ -1,23 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, audit, openAccount } from "./helpers";
+import { api, expectRefused, openAccount, type Answer } from "./helpers";
 
 // A charge must cost something, and no name in a body is silently dropped.
 
 const ID = "zero-cost";
 
-async function expectUnchanged(send: () => Promise<{ status: number; body: any }>, status: number, type: string) {
-  const before = await audit(ID);
-  const res = await send();
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body.error.type).toBe(type);
-  const after = await audit(ID);
-  expect({ balance: after?.balance, journalSum: after?.journalSum, lastSeq: after?.lastSeq }).toEqual({
-    balance: before?.balance,
-    journalSum: before?.journalSum,
-    lastSeq: before?.lastSeq,
-  });
-  return res;
-}
+const expectUnchanged = (send: () => Promise<Answer>, status: number, type: string) => expectRefused(ID, send, status, type);
 
 describe("zero-cost charges", () => {
   beforeAll(async () => {
