@@ -61,7 +61,7 @@ const ANSWERS: [string, string, string, string[], string[]?][] = [
   ["post", "/v1/accounts/{id}/quote", "200", ["cost", "balance", "available", "affordable", "available_after", "remaining_operations", "breakdown"]],
   ["post", "/v1/accounts/{id}/debits", "201", ["entry_id", "cost", "balance", "available"]],
   ["post", "/v1/accounts/{id}/holds", "201", ["hold_id", "amount", "expires_at", "available"]],
-  ["post", "/v1/accounts/{id}/holds/{hold_id}/capture", "200", ["entry_id", "cost", "released", "overrun", "balance", "available"]],
+  ["post", "/v1/accounts/{id}/holds/{hold_id}/capture", "200", ["entry_id", "cost", "uncharged", "released", "overrun", "balance", "available"]],
   ["post", "/v1/accounts/{id}/holds/{hold_id}/release", "200", ["released", "available"]],
   ["post", "/v1/accounts/{id}/grants", "201", ["lot_id", "balance", "available"]],
   [
@@ -104,6 +104,19 @@ describe("GET /openapi.json", () => {
     const props = properties(doc, response?.content?.["application/json"]?.schema);
     expect(Object.keys(props)).toEqual(expect.arrayContaining(fields));
     if (itemFields) expect(Object.keys(properties(doc, props.data?.items))).toEqual(expect.arrayContaining(itemFields));
+  });
+
+  it("documents the quote breakdown's exact costs as text, and 429 wherever a key is checked", async () => {
+    const doc = (await (await get("/openapi.json")).json()) as Doc;
+    const quote = properties(doc, doc.paths["/v1/accounts/{id}/quote"]?.post?.responses["200"]?.content?.["application/json"]?.schema);
+    const line = properties(doc, (quote.breakdown as { items?: Schema } | undefined)?.items) as Record<string, { type?: string; description?: string }>;
+    expect(line.cost?.type).toBe("string");
+    expect(line.cost?.description).toMatch(/fraction/);
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if ("401" in op.responses) expect(op.responses, `${method} ${path}`).toHaveProperty("429");
+      }
+    }
   });
 
   it("documents the error responses with the error format", async () => {

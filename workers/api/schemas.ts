@@ -117,7 +117,7 @@ const errorContent = { "application/json": { schema: ErrorSchema } };
 /** Standard error responses for the OpenAPI document. */
 export function errors(...statuses: number[]) {
   const text: Record<number, string> = {
-    400: "Invalid request (names the field)",
+    400: "Invalid request: names the field (a debit or hold priced at 0 credits is zero_cost)",
     401: "Missing, invalid or revoked API key",
     402: "Insufficient credits, spending limit exceeded, or account in debt",
     403: "The key lacks the scope",
