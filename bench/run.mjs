@@ -64,7 +64,7 @@ const say = (line = "") => process.stdout.write(`${line}\n`);
 const rootRequire = createRequire(join(ROOT, "package.json"));
 const wranglerPkgPath = rootRequire.resolve("wrangler/package.json");
 const wranglerRequire = createRequire(wranglerPkgPath);
-// The miniflare wrangler itself depends on (4.x, Node >= 18), not the top-level one (5.x beta, Node 22).
+// The miniflare wrangler itself depends on (4.x, Node >= 18), not whatever else the tree may hoist.
 const { Miniflare, Log, LogLevel } = wranglerRequire("miniflare");
 const versions = {
   wrangler: JSON.parse(readFileSync(wranglerPkgPath, "utf8")).version,

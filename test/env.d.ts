@@ -12,3 +12,12 @@ declare namespace Cloudflare {
     durableNamespaces: "AccountLedger";
   }
 }
+
+// @cloudflare/vitest-pool-workers 0.15 types `runInDurableObject` only for objects whose Env is
+// Cloudflare.Env; AccountLedger's is the app's own. This is the overload its successor declares.
+declare module "cloudflare:test" {
+  export function runInDurableObject<O, R>(
+    stub: DurableObjectStub,
+    callback: (instance: O, state: DurableObjectState) => R | Promise<R>,
+  ): Promise<R>;
+}

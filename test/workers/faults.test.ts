@@ -1,7 +1,7 @@
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AccountLedger } from "../../durable-objects/account-ledger";
-import { account, api, audit, d1Entries, flush, ledger, openAccount, steadyClock, unshipped } from "./helpers";
+import { account, api, audit, d1Entries, evict, flush, ledger, openAccount, steadyClock, unshipped } from "./helpers";
 
 describe("the object evicted between hold and capture", () => {
   it("loses neither the hold nor the credits", async () => {
@@ -9,7 +9,7 @@ describe("the object evicted between hold and capture", () => {
     const hold = await api("POST", "/v1/accounts/evicted/holds", { body: { amount: 200 } });
     expect(hold.status).toBe(201);
 
-    await evictDurableObject(ledger("evicted"));
+    await evict("evicted");
 
     const after = await account("evicted");
     expect(after.held).toBe(200);
@@ -73,7 +73,7 @@ describe("the object evicted after spending under a daily limit", () => {
     for (const amount of [30, 40]) {
       expect((await api("POST", "/v1/accounts/evicted-limit/debits", { body: { amount } })).status).toBe(201);
     }
-    await evictDurableObject(ledger("evicted-limit"));
+    await evict("evicted-limit");
     // The new instance starts on the real clock: put it back on the same steady day.
     await steadyClock("evicted-limit", startedAt);
     expect((await account("evicted-limit")).limits.spent_today).toBe(70);
@@ -111,7 +111,7 @@ describe("a write failing in the middle of a debit", () => {
     expect(await audit("torn-write")).toMatchObject({ balance: 90, journalSum: 90 });
     const next = await api("POST", "/v1/accounts/torn-write/debits", { body: { amount: 25 } });
     expect(next.body).toMatchObject({ balance: 65 });
-    await evictDurableObject(ledger("torn-write"));
+    await evict("torn-write");
     expect((await account("torn-write")).balance).toBe(65);
   });
 });

@@ -52,6 +52,29 @@ export function ledger(id: string) {
   return env.LEDGER.get(env.LEDGER.idFromName(id));
 }
 
+const EVICTED = "test: evicted";
+const marker = Symbol("instance before eviction");
+
+/**
+ * Evicts the account's object: its instance and all in-memory state are thrown away, its storage is
+ * kept, and the next request builds a new instance from storage. Done with `ctx.abort()` on that one
+ * object (the runtime the Node 20 toolchain ships has no `evictDurableObject`); checks that the
+ * instance really was replaced. workerd logs the abort as an "uncaught exception": that is expected.
+ */
+export async function evict(id: string): Promise<void> {
+  await runInDurableObject(ledger(id), (instance: object) => {
+    (instance as Record<symbol, boolean>)[marker] = true;
+  });
+  const aborted = await runInDurableObject(ledger(id), (_instance, state) => state.abort(EVICTED)).then(
+    () => false,
+    (err: unknown) => String(err).includes(EVICTED),
+  );
+  if (!aborted) throw new Error(`evict(${id}): ctx.abort() did not abort the object`);
+  // A stub whose object was aborted stays broken; ledger() makes a new one.
+  const fresh = await runInDurableObject(ledger(id), (instance: object) => !(marker in instance));
+  if (!fresh) throw new Error(`evict(${id}): the object kept its instance`);
+}
+
 /** How long flush() waits for history to land before it gives up: long enough for a loaded machine. */
 export const FLUSH_DEADLINE_MS = 10_000;
 

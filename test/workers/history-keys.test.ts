@@ -1,6 +1,6 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, d1Entries, flush, ledger, openAccount } from "./helpers";
+import { api, d1Entries, evict, flush, ledger, openAccount } from "./helpers";
 
 // History in D1 belongs to (account, seq): no two accounts can ever claim the same row, whatever ids
 // they were given, and public entry ids are distinct by construction.
@@ -67,7 +67,7 @@ describe("an object upgraded from the tag-keyed schema", () => {
     await runInDurableObject(ledger(id), (_instance, state) => {
       state.storage.kv.put("schema_version", 3);
     });
-    await evictDurableObject(ledger(id));
+    await evict(id);
     await flush(id);
     expect((await d1Entries(id)).map((e) => e.amount)).toEqual([50, -5]);
   });
