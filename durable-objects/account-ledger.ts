@@ -104,8 +104,7 @@ export class AccountLedger extends DurableObject<Env> {
         a = this.store.account() as AccountRecord;
         created = true;
       }
-      // Stored as the canonical name: the calendar, the cache and the account body see one spelling.
-      const timeZone = profile.timeZone === undefined ? a.timeZone : profile.timeZone && (canonicalTimeZone(profile.timeZone) ?? profile.timeZone);
+      const timeZone = profile.timeZone === undefined ? a.timeZone : canonicalZone(profile.timeZone);
       // Moving the calendar must not forget today's spending, or a zone change would reset the limits.
       const spend = rezoneSpend(
         { dayKey: a.spendDayKey, day: a.spendDay, monthKey: a.spendMonthKey, month: a.spendMonth },
@@ -454,6 +453,11 @@ export class AccountLedger extends DurableObject<Env> {
       lastSeq: this.store.lastSeq(),
     };
   }
+}
+
+/** Zones are stored by their canonical name, so the calendar, the cache and the account see one spelling. */
+function canonicalZone(timeZone: string | null): string | null {
+  return timeZone === null ? null : (canonicalTimeZone(timeZone) ?? timeZone);
 }
 
 /** Thrown inside a transaction to roll it back when its Idempotency-Key already has an answer. */
