@@ -11,6 +11,7 @@ import { canonicalTimeZone, rezoneSpend } from "./ledger/limits";
 import { nextExpiry } from "./ledger/lots";
 import { AmountError } from "./ledger/money";
 import { parseOverrunPercent } from "./ledger/overrun";
+import * as payments from "./ledger/purchases";
 import * as rules from "./ledger/rules";
 import type { LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
@@ -53,6 +54,21 @@ export interface HoldRequest extends ChargeInput {
 
 export type GrantRequest = Omit<rules.GrantInput, "lotId">;
 
+export interface PurchaseCredit {
+  /** The Stripe checkout session (or payment) the credits were bought with; the lot's reference. */
+  reference: string;
+  credits: number;
+  description: string | null;
+  metadata: Record<string, unknown> | null;
+  /** What `purchase.completed` tells the operator. */
+  event: Record<string, unknown>;
+}
+
+export interface ClawbackRequest extends Omit<payments.ClawbackInput, "already"> {
+  /** Set for a dispute: spending is blocked, with this reason, until it closes. */
+  disputeReason?: string;
+}
+
 export class AccountLedger extends DurableObject<Env> {
   private readonly store: LedgerStore;
   /** The clock the rules see; tests replace it to move time without waiting. */
@@ -62,11 +78,14 @@ export class AccountLedger extends DurableObject<Env> {
   private shipFailures = 0;
   /** How far past its hold a capture may charge, in percent of the hold (a deployment setting). */
   private readonly overrunMaxPercent: number;
+  /** How long purchased credits last (0: forever). */
+  private readonly purchaseExpiryDays: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // A misconfigured cap fails every call loudly rather than charge past what the operator meant.
     this.overrunMaxPercent = parseOverrunPercent(env.CAPTURE_OVERRUN_MAX_PERCENT);
+    this.purchaseExpiryDays = payments.parsePurchaseExpiryDays(env.PURCHASE_EXPIRY_DAYS);
     // An id that was never opened gets no tables: looking up an unknown account must not leave an
     // empty database behind for every id a caller tries.
     const opened = ctx.storage.kv.get("schema_version") !== undefined;
@@ -252,6 +271,101 @@ export class AccountLedger extends DurableObject<Env> {
         balance: r.balance,
         available: r.available,
       },
+    }));
+  }
+
+  // ---- payments: purchases, refunds, disputes, blocks -------------------------------------------------
+
+  /** A paid purchase, credited once under its key (the webhook derives it from the checkout session). */
+  async creditPurchase(idem: Idempotency, input: PurchaseCredit): Promise<WireReply> {
+    const lotId = randomId("lot");
+    return this.mutate(
+      idem,
+      undefined,
+      (state, now) =>
+        payments.purchase(
+          state,
+          {
+            lotId,
+            amount: input.credits,
+            expiresAt: payments.purchaseExpiry(now, this.purchaseExpiryDays),
+            priority: 0,
+            reference: input.reference,
+            description: input.description,
+            metadata: input.metadata,
+            event: input.event,
+          },
+          now,
+        ),
+      (r, a, _s, _n, seqs) => ({
+        status: 201,
+        body: {
+          lot_id: r.lotId,
+          entry_id: entryId(a.id, seqs.at(-1) as number),
+          credits: input.credits,
+          debt_paid: r.debtPaid,
+          balance: r.balance,
+          available: r.available,
+        },
+      }),
+    );
+  }
+
+  /**
+   * Claws back what a refund or a dispute still owes. `target` is cumulative for its key, and what the
+   * key has clawed back is kept beside the change, in the same transaction: a repeated, late or
+   * reordered event claws back nothing twice. A dispute also blocks spending until it closes.
+   */
+  async clawBack(idem: Idempotency, input: ClawbackRequest): Promise<WireReply> {
+    return this.mutate(
+      idem,
+      undefined,
+      (state, now) => {
+        const request = { ...input, already: this.store.clawedBack(input.key) };
+        const step = input.disputeReason === undefined
+          ? payments.clawback(state, request, now)
+          : payments.openDispute(state, { ...request, reason: input.disputeReason }, now);
+        if (step.outcome.ok) this.store.saveClawback(input.key, step.outcome.value.total);
+        return step;
+      },
+      (r) => ({
+        status: 200,
+        body: { clawed_back: r.clawedBack, total_clawed_back: r.total, debt_added: r.debtAdded, balance: r.balance, available: r.available, debt: r.debt },
+      }),
+    );
+  }
+
+  /** A dispute closes: won restores what it clawed back; either way its block is lifted. */
+  async closeDispute(idem: Idempotency, input: { key: string; won: boolean; reference: string | null; event: Record<string, unknown> }): Promise<WireReply> {
+    const lotId = randomId("lot");
+    return this.mutate(
+      idem,
+      undefined,
+      (state, now) => {
+        const clawed = this.store.clawedBack(input.key);
+        const step = payments.closeDispute(
+          state,
+          {
+            key: input.key,
+            won: input.won,
+            clawed,
+            lot: { lotId, expiresAt: payments.purchaseExpiry(now, this.purchaseExpiryDays), priority: 0, reference: input.reference, description: "Dispute won: credits restored", metadata: null },
+            event: input.event,
+          },
+          now,
+        );
+        if (step.outcome.ok && step.outcome.value.restored > 0) this.store.saveClawback(input.key, 0);
+        return step;
+      },
+      (r) => ({ status: 200, body: { restored: r.restored, balance: r.balance, available: r.available, debt: r.debt } }),
+    );
+  }
+
+  /** Stops or allows spending for one reason ("admin" from the API); the account body shows it. */
+  async setBlock(input: payments.BlockInput): Promise<WireReply> {
+    return this.mutate(null, undefined, (state, now) => payments.setBlock(state, input, now), (_v, a, state, now) => ({
+      status: 200,
+      body: accountView(a, state, now),
     }));
   }
 
@@ -467,5 +581,10 @@ const keyConflict = () => errorReply(409, "idempotency_conflict", "This Idempote
 
 /** Whether a rule changed what the account row must keep durably (spend counters are replayable). */
 function changesRow(before: AccountRecord, after: AccountRecord): boolean {
-  return after.debt !== before.debt || after.isLow !== before.isLow || after.limitNotice !== before.limitNotice;
+  return (
+    after.debt !== before.debt ||
+    after.isLow !== before.isLow ||
+    after.limitNotice !== before.limitNotice ||
+    after.blocks !== before.blocks
+  );
 }

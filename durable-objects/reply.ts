@@ -37,6 +37,7 @@ export function errorReply(status: number, type: string, message: string, detail
 }
 
 const STATUS_OF: Record<LedgerError["type"], number> = {
+  spending_blocked: 402,
   insufficient_credits: 402,
   spending_limit_exceeded: 402,
   account_in_debt: 402,

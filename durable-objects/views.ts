@@ -3,6 +3,7 @@
 import { activeHolds, totals } from "./ledger/draft";
 import { currentSpend } from "./ledger/limits";
 import { isLive, nextExpiry } from "./ledger/lots";
+import { activeBlock } from "./ledger/rules";
 import type { LedgerState } from "./ledger/types";
 import type { AccountRecord } from "./store/store";
 
@@ -12,6 +13,7 @@ export function accountView(a: AccountRecord, state: LedgerState, now: number) {
   const t = totals(state, now);
   const spend = currentSpend(state.spend, now, a.timeZone);
   const expiry = nextExpiry(state.lots, now);
+  const block = activeBlock(state);
   return {
     id: a.id,
     name: a.name,
@@ -49,6 +51,7 @@ export function accountView(a: AccountRecord, state: LedgerState, now: number) {
     },
     low_balance: { threshold: a.lowBalanceThreshold, is_low: a.isLow },
     auto_recharge: null,
+    blocked: block ? { reason: block.reason, since: iso(block.since) } : null,
     next_expiry: expiry ? { at: iso(expiry.at), amount: expiry.amount } : null,
     created_at: iso(a.createdAt),
   };

@@ -10,6 +10,16 @@ export interface Env {
   ADMIN_API_KEY?: string;
   /** How far past its hold a capture may charge, in percent of the hold (default 100; 0 forbids overrun). */
   CAPTURE_OVERRUN_MAX_PERCENT?: string;
+  /** Days purchased credits last (default 365; 0 = they never expire). */
+  PURCHASE_EXPIRY_DAYS?: string;
   /** How many decimals the smallest credit unit is displayed with. */
   CREDIT_DECIMALS?: string;
+  /** Stripe's secret API key (`wrangler secret put STRIPE_SECRET_KEY`); unset = payments not configured. */
+  STRIPE_SECRET_KEY?: string;
+  /** The signing secret of the Stripe webhook endpoint (`whsec_…`, `wrangler secret put STRIPE_WEBHOOK_SECRET`). */
+  STRIPE_WEBHOOK_SECRET?: string;
+  /** Another Stripe API to talk to, e.g. `http://127.0.0.1:12111` (a fake in tests); unset in production. */
+  STRIPE_API_BASE?: string;
+  /** `development` on a laptop (`npm run dev` sets it in .dev.vars); unset in deployments. */
+  ENVIRONMENT?: string;
 }

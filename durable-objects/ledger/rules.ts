@@ -7,11 +7,11 @@ import { burnAroundHolds, holdsCovered } from "./cover";
 import { burn, burnOrder } from "./lots";
 import { add, negate, sub } from "./money";
 import { DEFAULT_CAPTURE_OVERRUN_MAX_PERCENT, overrunAllowance, splitCapture } from "./overrun";
-import type { Hold, LedgerError, LedgerState, LotSource, Step } from "./types";
+import type { Block, Hold, LedgerError, LedgerState, LotSource, Step } from "./types";
 
 /** Writes the expiry of every lot and hold whose time has come. Balances already ignore them; this makes
  * the journal say so. */
-function settleInto(draft: Draft): void {
+export function settleInto(draft: Draft): void {
   const now = draft.now;
   const due = draft.state.lots.filter((lot) => lot.remaining > 0 && lot.expiresAt !== null && lot.expiresAt <= now);
   for (const lot of [...due].sort(burnOrder)) {
@@ -34,7 +34,7 @@ function settleInto(draft: Draft): void {
 }
 
 /** Raises `balance.low` the moment the balance falls below the threshold, once per crossing. */
-function checkLowBalance(draft: Draft): void {
+export function checkLowBalance(draft: Draft): void {
   const threshold = draft.state.settings.lowBalanceThreshold;
   const { balance } = draft.totals();
   const isLow = threshold !== null && balance < threshold;
@@ -73,12 +73,26 @@ function zeroCost(amount: number): LedgerError | null {
   };
 }
 
+/** The block spending is refused for: the earliest set, so the reason shown does not flicker. */
+export function activeBlock(state: LedgerState): Block | null {
+  let first: Block | null = null;
+  for (const block of Object.values(state.blocks)) if (first === null || block.since < first.since) first = block;
+  return first;
+}
+
 /**
- * The checks before credits can be committed, in the order the contract fixes: debt, then limits,
- * then funds. A limit refusal is reported as an event once per period.
+ * The checks before credits can be committed, in the order the contract fixes: a block, then debt,
+ * then limits, then funds. A limit refusal is reported as an event once per period.
  */
 export function checkSpendable(draft: Draft, amount: number): LedgerError | null {
   const t = draft.totals();
+  const block = activeBlock(draft.state);
+  if (block) {
+    return refusal("spending_blocked", `Spending on this account is blocked: ${block.reason}.`, amount, t, {
+      reason: block.reason,
+      since: new Date(block.since).toISOString(),
+    });
+  }
   if (t.balance < 0) {
     return refusal("account_in_debt", `The account owes ${t.debt} credits; add credits before spending.`, amount, t, { debt: t.debt });
   }
@@ -150,6 +164,13 @@ export function grant(state: LedgerState, input: GrantInput, now: number): Step<
   if (input.expiresAt !== null && input.expiresAt <= now) {
     return draft.refuse({ type: "invalid_request", message: "expires_at must be in the future.", details: { field: "expires_at" } });
   }
+  const debtPaid = addLot(draft, input);
+  checkLowBalance(draft);
+  return draft.done({ ...draft.totals(), lotId: input.lotId, debtPaid });
+}
+
+/** Writes a new lot and its `grant` entry, the debt paid from it first. Returns the debt paid. */
+export function addLot(draft: Draft, input: GrantInput): number {
   const debtPaid = Math.min(draft.state.debt, input.amount);
   draft.state = { ...draft.state, debt: sub(draft.state.debt, debtPaid) };
   draft.putLot({
@@ -159,7 +180,7 @@ export function grant(state: LedgerState, input: GrantInput, now: number): Step<
     remaining: sub(input.amount, debtPaid),
     expiresAt: input.expiresAt,
     priority: input.priority,
-    createdAt: now,
+    createdAt: draft.now,
     reference: input.reference,
   });
   draft.entry("grant", input.amount, {
@@ -167,8 +188,7 @@ export function grant(state: LedgerState, input: GrantInput, now: number): Step<
     description: input.description,
     metadata: debtPaid > 0 ? { ...input.metadata, debt_paid: debtPaid } : input.metadata,
   });
-  checkLowBalance(draft);
-  return draft.done({ ...draft.totals(), lotId: input.lotId, debtPaid });
+  return debtPaid;
 }
 
 export function debit(state: LedgerState, charge: Charge, now: number): Step<Totals> {

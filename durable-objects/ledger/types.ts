@@ -56,6 +56,12 @@ export interface LedgerSettings {
   lowBalanceThreshold: number | null;
 }
 
+/** Why spending is stopped: an operator's block, or an open payment dispute. */
+export interface Block {
+  reason: string;
+  since: number;
+}
+
 /** Everything a rule needs to decide; loaded by the object from its SQLite before each change. */
 export interface LedgerState {
   debt: number;
@@ -69,6 +75,11 @@ export interface LedgerState {
   isLow: boolean;
   /** The period ("daily:2026-11-24") whose limit was last reported reached, so it is reported once. */
   limitNotice: string | null;
+  /**
+   * Active spending blocks by who set them ("admin", "dispute:dp_…"): spending stops while any is
+   * set, and each is lifted only by whoever set it, so closing a dispute never lifts an admin's block.
+   */
+  blocks: Readonly<Record<string, Block>>;
 }
 
 export type EntryKind =
@@ -98,7 +109,15 @@ export interface EntryDraft {
   createdAt: number;
 }
 
-export type EventType = "balance.low" | "spending_limit.reached" | "hold.expired" | "credits.expired";
+export type EventType =
+  | "balance.low"
+  | "spending_limit.reached"
+  | "hold.expired"
+  | "credits.expired"
+  | "purchase.completed"
+  | "purchase.refunded"
+  | "dispute.opened"
+  | "dispute.closed";
 
 export interface EventDraft {
   type: EventType;
@@ -107,6 +126,7 @@ export interface EventDraft {
 }
 
 export type LedgerErrorType =
+  | "spending_blocked"
   | "insufficient_credits"
   | "spending_limit_exceeded"
   | "account_in_debt"

@@ -104,6 +104,12 @@ const MIGRATIONS: readonly string[] = [
   // the second account's rows were then ignored for good. D1 now keys by (account_id, seq): shipping
   // everything again lands what was lost, and what D1 already has is ignored.
   `UPDATE account SET shipped_seq = 0, shipped_event_seq = 0, alarm_at = NULL;`,
+  // Spending blocks (an admin's, an open dispute's), and what each refund or dispute has clawed back
+  // so far: a repeated or late payment event then claws back nothing twice.
+  `
+  ALTER TABLE account ADD COLUMN blocks TEXT;
+  CREATE TABLE clawbacks (key TEXT PRIMARY KEY, clawed INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 /** Brings the schema up to date; true when it changed anything. */

@@ -3,7 +3,7 @@
 
 import { addSpend, currentSpend } from "../ledger/limits";
 import type { WireReply } from "../reply";
-import type { EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Spend, Step } from "../ledger/types";
+import type { Block, EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Spend, Step } from "../ledger/types";
 
 export interface AccountRecord {
   id: string;
@@ -17,6 +17,7 @@ export interface AccountRecord {
   lowBalanceThreshold: number | null;
   isLow: boolean;
   limitNotice: string | null;
+  blocks: Record<string, Block>;
   spendDayKey: string;
   spendDay: number;
   spendMonthKey: string;
@@ -53,6 +54,7 @@ function toAccount(r: Row): AccountRecord {
     lowBalanceThreshold: numOrNull(r.low_balance_threshold!),
     isLow: r.is_low === 1,
     limitNotice: strOrNull(r.limit_notice!),
+    blocks: parse<Record<string, Block>>(r.blocks ?? null) ?? {},
     spendDayKey: r.spend_day_key as string,
     spendDay: num(r.spend_day!),
     spendMonthKey: r.spend_month_key as string,
@@ -198,7 +200,7 @@ export class LedgerStore {
   saveAccount(a: AccountRecord): void {
     this.sql.exec(
       `UPDATE account SET name = ?, email = ?, metadata = ?, time_zone = ?, debt = ?, daily_limit = ?,
-        monthly_limit = ?, low_balance_threshold = ?, is_low = ?, limit_notice = ?, spend_day_key = ?,
+        monthly_limit = ?, low_balance_threshold = ?, is_low = ?, limit_notice = ?, blocks = ?, spend_day_key = ?,
         spend_day = ?, spend_month_key = ?, spend_month = ?, spend_seq = ?, shipped_seq = ?, shipped_event_seq = ?,
         directory_version = ?, shipped_directory_version = ?, alarm_at = ?, updated_at = ?
        WHERE singleton = 1`,
@@ -212,6 +214,7 @@ export class LedgerStore {
       a.lowBalanceThreshold,
       a.isLow ? 1 : 0,
       a.limitNotice,
+      Object.keys(a.blocks).length ? JSON.stringify(a.blocks) : null,
       a.spendDayKey,
       a.spendDay,
       a.spendMonthKey,
@@ -248,6 +251,7 @@ export class LedgerStore {
       spend: { dayKey: a.spendDayKey, day: a.spendDay, monthKey: a.spendMonthKey, month: a.spendMonth },
       isLow: a.isLow,
       limitNotice: a.limitNotice,
+      blocks: a.blocks,
     };
   }
 
@@ -333,6 +337,8 @@ export class LedgerStore {
       debt: s.debt,
       isLow: s.isLow,
       limitNotice: s.limitNotice,
+      // The same object unless a rule changed the blocks: the object tells a change by identity.
+      blocks: s.blocks as Record<string, Block>,
       spendDayKey: s.spend.dayKey,
       spendDay: s.spend.day,
       spendMonthKey: s.spend.monthKey,
@@ -431,6 +437,16 @@ export class LedgerStore {
 
   hasReplies(): boolean {
     return this.sql.exec("SELECT 1 FROM replies LIMIT 1").toArray().length > 0;
+  }
+
+  /** What a refund or dispute key has clawed back so far. */
+  clawedBack(key: string): number {
+    const row = this.sql.exec("SELECT clawed FROM clawbacks WHERE key = ?", key).toArray()[0];
+    return row ? num(row.clawed!) : 0;
+  }
+
+  saveClawback(key: string, total: number): void {
+    this.sql.exec("INSERT INTO clawbacks (key, clawed) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET clawed = excluded.clawed", key, total);
   }
 
   hold(id: string): Hold | null {

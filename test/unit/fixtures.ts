@@ -24,6 +24,7 @@ export function ledger(
     spend: { dayKey: keys.dayKey, day: 0, monthKey: keys.monthKey, month: 0 },
     isLow: false,
     limitNotice: null,
+    blocks: {},
     ...rest,
     settings: { limits: { daily: null, monthly: null }, timeZone: null, lowBalanceThreshold: null, ...settings },
   };

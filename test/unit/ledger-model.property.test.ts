@@ -65,6 +65,7 @@ class LedgerHarness {
       spend: { dayKey: keys.dayKey, day: 0, monthKey: keys.monthKey, month: 0 },
       isLow: false,
       limitNotice: null,
+      blocks: {},
     };
   }
 

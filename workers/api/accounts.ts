@@ -42,6 +42,10 @@ export const Account = z
     limits: z.object({ daily: int.nullable(), monthly: int.nullable(), spent_today: int, spent_this_month: int, time_zone: z.string() }),
     low_balance: z.object({ threshold: int.nullable(), is_low: z.boolean() }),
     auto_recharge: z.object({}).passthrough().nullable(),
+    blocked: z
+      .object({ reason: z.string(), since: isoTime })
+      .nullable()
+      .openapi({ description: "Why spending is stopped (an operator's block or an open payment dispute), or null" }),
     next_expiry: z.object({ at: isoTime, amount: int }).nullable(),
     created_at: isoTime,
   })

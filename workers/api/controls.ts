@@ -14,6 +14,11 @@ const LimitsBody = z
 
 const AlertsBody = z.object({ low_balance_threshold: NonNegativeCredits.nullable() }).strict().openapi("AlertsInput");
 
+const BlockBody = z
+  .object({ blocked: z.boolean(), reason: z.string().min(1).max(500).optional() })
+  .strict()
+  .openapi("BlockInput", { description: "An operator's block; an open payment dispute blocks on its own and is lifted only when it closes" });
+
 
 
 export const controls = newRouter();
@@ -36,4 +41,16 @@ serve(controls, {
   responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
 }, async (c, { params, body }) => {
   return send(await ledgerOf(c.env, params.id).setAlerts({ lowBalanceThreshold: body.low_balance_threshold }));
+});
+
+serve(controls, {
+  method: "put",
+  path: "/v1/accounts/{id}/block",
+  summary: "Stop or allow spending by hand (admin): debits and holds get 402 spending_blocked; captures still settle",
+  middleware: [requireScope("admin")] as const,
+  request: { params: AccountIdParam, body: jsonBody(BlockBody) },
+  responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
+}, async (c, { params, body }) => {
+  const reason = body.reason ?? "blocked by the operator";
+  return send(await ledgerOf(c.env, params.id).setBlock({ key: "admin", blocked: body.blocked, reason }));
 });
