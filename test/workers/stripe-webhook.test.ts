@@ -133,3 +133,33 @@ describe("signatures", () => {
     expect((await eventRow(evt.id))?.outcome).toBe("ignored");
   });
 });
+
+describe("GET /v1/accounts/{id}/purchases", () => {
+  it("lists what was paid, credited and clawed back, newest first, page by page", async () => {
+    const ID = "wh-list";
+    await openAccount(ID);
+    for (const n of [1, 2, 3]) await deliver(event("checkout.session.completed", session(`cs_wh_list_${n}`, ID)));
+    await deliver(event("checkout.session.completed", session("cs_wh_list_unpaid", ID, { payment_status: "unpaid" })));
+    await deliver(event("charge.refunded", charge("pi_cs_wh_list_2", 500, 100)));
+    const first = await api("GET", `/v1/accounts/${ID}/purchases?limit=2`);
+    expect(first.status).toBe(200);
+    expect(first.body.data).toHaveLength(2);
+    const second = await api("GET", `/v1/accounts/${ID}/purchases?limit=2&cursor=${first.body.next_cursor}`);
+    expect(second.body.next_cursor).toBeNull();
+    const all = [...first.body.data, ...second.body.data];
+    expect(all.map((p: { id: string }) => p.id).sort()).toEqual(["cs_wh_list_1", "cs_wh_list_2", "cs_wh_list_3"]);
+    expect(all.find((p: { id: string }) => p.id === "cs_wh_list_2")).toMatchObject({
+      package_id: "starter",
+      credits: 1000,
+      amount: 500,
+      currency: "usd",
+      status: "partially_refunded",
+      credits_clawed_back: 200,
+      stripe: { checkout_session: "cs_wh_list_2", payment_intent: "pi_cs_wh_list_2" },
+    });
+  });
+
+  it("an unknown account: 404", async () => {
+    expect((await api("GET", "/v1/accounts/wh-nobody/purchases")).status).toBe(404);
+  });
+});
