@@ -29,6 +29,7 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { webhookStorm } from "./webhook-storm.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = join(ROOT, "bench", "out");
@@ -166,6 +167,7 @@ if (!["disk", "tmpfs"].includes(STORAGE)) throw new Error(`BENCH_STORAGE must be
 const stateDir = mkdtempSync(join(STORAGE === "tmpfs" ? "/dev/shm" : os.tmpdir(), "credence-bench-"));
 let mf = null;
 let base = "";
+const WEBHOOK_SECRET = `whsec_bench_${randomBytes(12).toString("hex")}`;
 
 async function start() {
   mf = new Miniflare({
@@ -175,7 +177,7 @@ async function start() {
     scriptPath: join(OUT_DIR, "worker.js"),
     compatibilityDate: "2026-04-01",
     compatibilityFlags: ["nodejs_compat"],
-    bindings: { CREDIT_DECIMALS: "2", ADMIN_API_KEY: ADMIN_KEY },
+    bindings: { CREDIT_DECIMALS: "2", ADMIN_API_KEY: ADMIN_KEY, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
     durableObjects: {
       LEDGER: { className: "AccountLedger", useSQLite: true },
       CEILING: { className: "BenchCeiling", useSQLite: true },
@@ -578,6 +580,10 @@ async function main() {
     expect: [201],
   });
   await scenario("naive_d1", { requests: post("/bench/naive_d1/naive_1", DEBIT), expect: [201] });
+  if (!ONLY || ONLY.has("webhook_storm")) {
+    details.webhook_storm = await webhookStorm({ base, db: await mf.getD1Database("DB"), secret: WEBHOOK_SECRET, admin: ADMIN_KEY, say });
+    if (!details.webhook_storm.ok) failures.push(`webhook storm audit: ${JSON.stringify(details.webhook_storm)}`);
+  }
   memoryMark("after the main scenarios");
 
   // History lag: first with nothing else running (the floor), then under the debit load.
