@@ -1,21 +1,40 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type Plugin } from "vitest/config";
+
+declare module "vitest" {
+  interface ProvidedContext {
+    /** The fake Stripe API's address, e.g. http://127.0.0.1:41234 (test/fake-stripe/global-setup.mjs). */
+    stripeApiBase: string;
+  }
+}
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
   return {
     plugins: [
-      cloudflareTest({
+      quietStripeSourceMaps(),
+      // A function, so that it runs after globalSetup has started the fake Stripe API and can bind
+      // its address (the config's own async function runs before globalSetup).
+      cloudflareTest(({ inject }) => ({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations, ADMIN_API_KEY: "test_admin_key_0123456789" },
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ADMIN_API_KEY: "test_admin_key_0123456789",
+            // The Worker's Stripe client talks to the fake Stripe API (test/fake-stripe).
+            STRIPE_API_BASE: inject("stripeApiBase"),
+            STRIPE_SECRET_KEY: "sk_test_fake",
+            STRIPE_WEBHOOK_SECRET: "whsec_test_0123456789",
+          },
           // An empty database for tests that replay the D1 migrations one by one over old data.
           d1Databases: ["MIGRATION_TEST_DB"],
         },
-      }),
+      })),
     ],
     test: {
       include: ["test/**/*.test.ts"],
+      // Starts the fake Stripe API once for the whole run (in Node, outside the Workers runtime).
+      globalSetup: ["./test/fake-stripe/global-setup.mjs"],
       setupFiles: ["./test/workers/apply-migrations.ts"],
       // Vitest's default 5 s per test is a timing assertion in disguise: on a loaded machine the suite
       // runs several times slower (200 concurrent debits or 500 property runs then take well over 5 s)
@@ -26,3 +45,21 @@ export default defineConfig(async () => {
     },
   };
 });
+
+/**
+ * The stripe package ships source maps whose sources it does not ship, and the pool runs every
+ * dependency through Vite, which then warns once per file ("points to missing source files"): ~200
+ * lines per run. Those warnings, and only those, are dropped.
+ */
+function quietStripeSourceMaps(): Plugin {
+  const noise = /Sourcemap for ".*[\\/]node_modules[\\/]stripe[\\/].*" points to missing source files/;
+  return {
+    name: "credence:quiet-stripe-source-maps",
+    configResolved(config) {
+      const warnOnce = config.logger.warnOnce.bind(config.logger);
+      config.logger.warnOnce = (message, options) => {
+        if (!noise.test(message)) warnOnce(message, options);
+      };
+    },
+  };
+}

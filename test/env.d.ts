@@ -6,6 +6,8 @@ declare namespace Cloudflare {
     ADMIN_API_KEY: string;
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     MIGRATION_TEST_DB: D1Database;
+    STRIPE_API_BASE: string;
+    STRIPE_SECRET_KEY: string;
   }
   interface GlobalProps {
     mainModule: typeof import("../workers/index");

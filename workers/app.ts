@@ -1,6 +1,7 @@
 import { bodyLimit } from "hono/body-limit";
 import { accounts } from "./api/accounts";
 import { keys } from "./api/api-keys";
+import { checkout } from "./api/checkout";
 import { controls } from "./api/controls";
 import { debits } from "./api/debits";
 import { entries } from "./api/entries";
@@ -8,10 +9,13 @@ import { grants } from "./api/grants";
 import { holds } from "./api/holds";
 import { catalogue } from "./api/packages";
 import { pricing } from "./api/prices";
+import { purchasesRoutes } from "./api/purchases";
 import { docsPage } from "./docs/page";
 import { requireKey } from "./http/auth";
 import { ApiError, errorBody, handleError } from "./http/errors";
 import { newRouter } from "./http/router";
+import { checkoutPages } from "./stripe/pages";
+import { webhook } from "./stripe/webhook";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -23,6 +27,9 @@ export function createApp() {
   app.notFound((c) => c.json(errorBody("not_found", `No route ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
 
   app.get("/health", (c) => c.json({ ok: true }));
+  app.route("/", checkoutPages);
+  // Stripe signs its events; no API key, and the body is read raw (not through the /v1 middleware).
+  app.route("/", webhook);
 
   app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ApiError(413, "payload_too_large", "The request body is larger than 64 KiB."); } }));
   app.use("/v1/*", requireKey);
@@ -36,7 +43,7 @@ export function createApp() {
     await next();
   });
 
-  for (const router of [accounts, pricing, debits, holds, grants, entries, controls, keys, catalogue]) app.route("/", router);
+  for (const router of [accounts, pricing, debits, holds, grants, entries, controls, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   const info = {

@@ -125,6 +125,8 @@ export function errors(...statuses: number[]) {
     409: "Idempotency conflict or wrong state",
     413: "Body over 64 KiB",
     429: "Too many failed authentications from this client: retry after Retry-After seconds",
+    502: "The payment provider (Stripe) refused or failed: its message is passed on",
+    503: "Payments are not configured on this deployment (no Stripe key)",
   };
   // Every route that authenticates can answer 429 once a client fails authentication too often.
   const all = statuses.includes(401) && !statuses.includes(429) ? [...statuses, 429] : statuses;

@@ -89,3 +89,96 @@ export const packages = sqliteTable("packages", {
   active: integer("active", { mode: "boolean" }).notNull().default(true),
   updatedAt: integer("updated_at").notNull(),
 });
+
+// Stripe. The account objects hold the credits; these tables hold what Stripe told us and what we
+// asked of it, so the webhook can recognise a redelivery, find the account of a payment, and keep a
+// refund or dispute that arrives before its purchase.
+
+/** One Stripe Customer per account, created once (see workers/stripe/customers.ts). */
+export const stripeCustomers = sqliteTable("stripe_customers", {
+  accountId: text("account_id").primaryKey(),
+  customerId: text("customer_id").notNull().unique(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const PURCHASE_STATUSES = ["pending", "paid", "partially_refunded", "refunded", "disputed", "failed"] as const;
+export type PurchaseStatus = (typeof PURCHASE_STATUSES)[number];
+
+/**
+ * One row per Checkout Session. `pending` is written when the session is created (what was offered:
+ * package, credits, price); the webhook turns it into `paid` when the payment lands (or writes the row
+ * itself if the pending one is missing), then refunds and disputes move it on. `failed`: an async
+ * payment that failed. `credits` are the credits promised at creation, never today's package.
+ */
+export const purchases = sqliteTable(
+  "purchases",
+  {
+    /** The Checkout Session id (`cs_…`). */
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    packageId: text("package_id").notNull(),
+    credits: integer("credits").notNull(),
+    /** The price paid, in the currency's smallest unit (Stripe's amount_total once paid). */
+    amount: integer("amount").notNull(),
+    currency: text("currency").notNull(),
+    status: text("status", { enum: PURCHASE_STATUSES }).notNull(),
+    creditsClawedBack: integer("credits_clawed_back").notNull().default(0),
+    /** Stripe's cumulative amount_refunded for the payment (refunds only; a dispute is not a refund). */
+    amountRefunded: integer("amount_refunded").notNull().default(0),
+    paymentIntent: text("payment_intent").unique(),
+    customer: text("customer"),
+    /** The purchase lot the account's object created for it. */
+    lotId: text("lot_id"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("purchases_account_created").on(t.accountId, t.createdAt, t.id)],
+);
+
+/**
+ * Every Stripe event received, by Stripe's event id: a redelivery of an applied event is answered 200
+ * without work. `applied_at` is null until the change is durably applied; `outcome` says what it did
+ * (credited, clawed_back, ignored, …).
+ */
+export const stripeEvents = sqliteTable("stripe_events", {
+  id: text("id").primaryKey(),
+  type: text("type").notNull(),
+  receivedAt: integer("received_at").notNull(),
+  appliedAt: integer("applied_at"),
+  outcome: text("outcome"),
+});
+
+/**
+ * Refunds Stripe reported for a payment intent whose purchase has not landed yet. `amount_refunded` is
+ * Stripe's cumulative figure: only the largest ever seen counts (refund events can arrive out of
+ * order), and it is applied when the purchase lands; `applied_at` is set then.
+ */
+export const pendingRefunds = sqliteTable("pending_refunds", {
+  paymentIntent: text("payment_intent").primaryKey(),
+  /** The charge's amount, as the refund event reported it. */
+  amount: integer("amount").notNull(),
+  amountRefunded: integer("amount_refunded").notNull(),
+  receivedAt: integer("received_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  appliedAt: integer("applied_at"),
+});
+
+export const DISPUTE_STATUSES = ["open", "won", "lost"] as const;
+
+/**
+ * Disputes by Stripe's dispute id, the key of their clawback and of its reversal. Kept even when the
+ * purchase has not landed yet (found by payment intent when it does).
+ */
+export const stripeDisputes = sqliteTable(
+  "stripe_disputes",
+  {
+    id: text("id").primaryKey(),
+    paymentIntent: text("payment_intent").notNull(),
+    amount: integer("amount").notNull(),
+    status: text("status", { enum: DISPUTE_STATUSES }).notNull(),
+    creditsClawedBack: integer("credits_clawed_back").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("stripe_disputes_payment_intent").on(t.paymentIntent)],
+);
