@@ -103,6 +103,27 @@ function ensureDevVars() {
   return key;
 }
 
+/**
+ * What the local test checkout needs: ENVIRONMENT=development (the page exists only then) and a
+ * webhook secret to sign its test payments with. Lines already there are kept as they are (real
+ * Stripe test keys included: with STRIPE_SECRET_KEY set, checkout goes to Stripe instead).
+ */
+function ensureLocalPayments() {
+  const text = readFileSync(DEV_VARS, "utf8");
+  const add = [];
+  if (readVar(text, "ENVIRONMENT") === undefined) add.push("# The local test checkout exists only in development.", "ENVIRONMENT=development");
+  if (readVar(text, "STRIPE_WEBHOOK_SECRET") === undefined) {
+    let secret = "whsec_local_";
+    for (let i = 0; i < 32; i++) secret += BASE62[randomInt(62)];
+    add.push("# Signs the local test checkout's payments; replace with your endpoint's secret to use real Stripe.", `STRIPE_WEBHOOK_SECRET=${secret}`);
+  }
+  if (add.length) {
+    appendFileSync(DEV_VARS, `${text.endsWith("\n") ? "" : "\n"}${add.join("\n")}\n`);
+    say(`[dev] .dev.vars: added ${add.filter((l) => !l.startsWith("#")).map((l) => l.split("=")[0]).join(" and ")} for the local test checkout`);
+  }
+  return readVar(readFileSync(DEV_VARS, "utf8"), "STRIPE_SECRET_KEY") === undefined;
+}
+
 // ---- child processes and signals -------------------------------------------------------------------
 
 /** The child currently running (migrations, then wrangler dev), so a signal reaches it. */
@@ -279,7 +300,7 @@ async function seed(url, adminKey) {
 
 // ---- the banner ------------------------------------------------------------------------------------
 
-function banner(url, adminKey, result) {
+function banner(url, adminKey, result, localCheckout) {
   // -w '\n' ends each answer with a newline, so the next prompt does not run on after the JSON.
   const curl = "curl -s -w '\\n'";
   const auth = `-H "Authorization: Bearer $CREDENCE_KEY"`;
@@ -329,6 +350,14 @@ function banner(url, adminKey, result) {
     "  # History, newest first (reaches D1 within about a second of a change)",
     `  ${curl} ${auth} "${A}/entries?limit=10"`,
     "",
+    localCheckout
+      ? "  # Buy the starter package with the local test checkout (no Stripe keys, no money): open the url it prints"
+      : "  # Buy the starter package through Stripe Checkout: open the url it prints",
+    `  ${curl} ${auth} ${json} -H "Idempotency-Key: buy-$RANDOM$RANDOM" -X POST ${A}/checkout-sessions \\`,
+    `    -d '{"package_id":"starter"}'`,
+    "  # Then the purchase and the new balance",
+    `  ${curl} ${auth} ${A}/purchases`,
+    "",
     "  # Prices and packages",
     `  ${curl} ${auth} $CREDENCE_URL/v1/prices`,
     `  ${curl} ${auth} $CREDENCE_URL/v1/packages`,
@@ -348,6 +377,7 @@ async function main() {
   const url = `http://${HOST}:${port}`;
   wranglerBin(); // fail with "run npm install" before touching anything
   const adminKey = ensureDevVars();
+  const localCheckout = ensureLocalPayments();
   await applyMigrations();
 
   say(`[dev] starting wrangler dev on ${url}…`);
@@ -373,7 +403,7 @@ async function main() {
     // Keep the server running: its log above is where the cause will be.
     process.stderr.write(`\n[dev] seeding the demo data failed: ${err instanceof SeedError ? err.message : err?.stack ?? err}\n`);
   }
-  banner(url, adminKey, result);
+  banner(url, adminKey, result, localCheckout);
 }
 
 main().catch((err) => {

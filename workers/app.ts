@@ -16,6 +16,7 @@ import { ApiError, errorBody, handleError } from "./http/errors";
 import { newRouter } from "./http/router";
 import { checkoutPages } from "./stripe/pages";
 import { webhook } from "./stripe/webhook";
+import { localCheckoutPages } from "./stripe/local-checkout";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -30,6 +31,7 @@ export function createApp() {
   app.route("/", checkoutPages);
   // Stripe signs its events; no API key, and the body is read raw (not through the /v1 middleware).
   app.route("/", webhook);
+  app.route("/", localCheckoutPages);
 
   app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ApiError(413, "payload_too_large", "The request body is larger than 64 KiB."); } }));
   app.use("/v1/*", requireKey);

@@ -66,6 +66,6 @@ serve(checkout, {
     successUrl: body.success_url ?? `${origin}${DEFAULT_SUCCESS_PATH}?session_id={CHECKOUT_SESSION_ID}`,
     cancelUrl: body.cancel_url ?? `${origin}${DEFAULT_CANCEL_PATH}`,
     savePaymentMethod: body.save_payment_method ?? false,
-  }, key);
+  }, key, origin);
   return c.json(session, 201);
 });

@@ -10,6 +10,7 @@ import { sha256Hex } from "../http/crypto";
 import { ApiError } from "../http/errors";
 import { stripeClient } from "./client";
 import { customerFor } from "./customers";
+import { createLocalCheckout, localCheckoutEnabled } from "./local-checkout";
 
 /** What one checkout sells: a package, as priced when the session is created. */
 export interface Offer {
@@ -94,10 +95,11 @@ function providerError(err: unknown): never {
 }
 
 /**
- * Checkout when no Stripe key is configured. This is where the local test checkout (ENVIRONMENT =
- * "development", `npm run dev`) answers; until it does, every environment answers 503.
+ * Checkout when no Stripe key is configured: the local test checkout in development (`npm run dev`),
+ * 503 everywhere else.
  */
-export async function checkoutWithoutStripe(_env: Env, _offer: Offer, _requestKey: string): Promise<CheckoutSession> {
+export async function checkoutWithoutStripe(env: Env, offer: Offer, requestKey: string, origin: string): Promise<CheckoutSession> {
+  if (localCheckoutEnabled(env)) return createLocalCheckout(env, offer, requestKey, origin);
   throw new ApiError(
     503,
     "payments_not_configured",
@@ -110,9 +112,9 @@ export async function checkoutWithoutStripe(_env: Env, _offer: Offer, _requestKe
  * purchase as `pending` until the webhook says it was paid. The pending row never overwrites what the
  * webhook may already have written.
  */
-export async function createCheckout(env: Env, offer: Offer, requestKey: string): Promise<CheckoutSession> {
+export async function createCheckout(env: Env, offer: Offer, requestKey: string, origin: string): Promise<CheckoutSession> {
   const stripe = stripeClient(env);
-  if (!stripe) return checkoutWithoutStripe(env, offer, requestKey);
+  if (!stripe) return checkoutWithoutStripe(env, offer, requestKey, origin);
   let session: Stripe.Checkout.Session;
   let customer: string;
   try {
