@@ -234,7 +234,8 @@ describe("checkout sessions", () => {
     await openAccount(id);
     const app = createApp();
     const withoutKey = { ...env, STRIPE_SECRET_KEY: undefined };
-    for (const environment of [undefined, "production", "development"]) {
+    // (In development the local test checkout answers instead: local-checkout.test.ts.)
+    for (const environment of [undefined, "production", "staging"]) {
       const res = await app.request(
         `https://credence.test/v1/accounts/${id}/checkout-sessions`,
         {
