@@ -1,13 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { entryView, listEntries } from "../db/history";
-import { accounts } from "../db/schema";
 import { requireScope } from "../http/auth";
 import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
-import { ledgerOf } from "./ledger";
+import { unknownAccount } from "./ledger";
 import { AccountIdParam, errors, jsonResponse } from "./schemas";
 
 const EntriesQuery = z
@@ -61,14 +58,8 @@ serve(entries, {
     to: q.to === undefined ? undefined : Date.parse(q.to),
     limit: limit + 1,
   });
-  if (rows.length === 0) {
-    // An account created moments ago may not be in the directory yet: the object is the authority.
-    const known = await drizzle(c.env.DB).select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id)).get();
-    if (!known) {
-      const reply = await ledgerOf(c.env, id).view();
-      if (reply.status === 404) return send(reply);
-    }
-  }
+  const missing = rows.length === 0 ? await unknownAccount(c.env, id) : null;
+  if (missing) return send(missing);
   const page = rows.slice(0, limit);
   return c.json({ data: page.map((r) => entryView(id, r)), next_cursor: rows.length > limit ? String(page.at(-1)?.seq) : null }, 200);
 });

@@ -1,12 +1,9 @@
 import { z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { accounts } from "../db/schema";
 import { requireScope } from "../http/auth";
 import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
-import { ledgerOf } from "./ledger";
+import { unknownAccount } from "./ledger";
 import { AccountIdParam, errors, jsonResponse } from "./schemas";
 
 const PurchasesQuery = z
@@ -65,13 +62,8 @@ serve(purchasesRoutes, {
       .bind(id, afterAt, afterId, limit + 1)
       .all<Row>()
   ).results;
-  if (rows.length === 0) {
-    const known = await drizzle(c.env.DB).select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id)).get();
-    if (!known) {
-      const reply = await ledgerOf(c.env, id).view();
-      if (reply.status === 404) return send(reply);
-    }
-  }
+  const missing = rows.length === 0 ? await unknownAccount(c.env, id) : null;
+  if (missing) return send(missing);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return c.json(
