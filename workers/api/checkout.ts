@@ -4,7 +4,6 @@ import { idempotency } from "../http/idempotency";
 import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
-import { createCheckout, packageOnSale } from "../stripe/checkout";
 import { DEFAULT_CANCEL_PATH, DEFAULT_SUCCESS_PATH } from "../stripe/pages";
 import { ledgerOf } from "./ledger";
 import { AccountIdParam, errors, IdempotencyHeader, jsonBody, jsonResponse } from "./schemas";
@@ -51,6 +50,8 @@ serve(checkout, {
 }, async (c, { params, body }) => {
   const { id } = params;
   const { key } = await idempotency(c, `checkout:${id}`, body);
+  // Loaded here, not at the top: the Stripe package stays out of isolates that only debit.
+  const { createCheckout, packageOnSale } = await import("../stripe/checkout");
   // Both looked up at once; an unknown account is reported before anything about the package.
   const [account, pkg] = await Promise.allSettled([ledgerOf(c.env, id).view(), packageOnSale(c.env, body.package_id)]);
   if (account.status === "rejected") throw account.reason;
