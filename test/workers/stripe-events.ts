@@ -45,7 +45,10 @@ export const dispute = (id: string, paymentIntent: string, amount: number, statu
 });
 
 /** POSTs an event to the webhook, signed as Stripe would (or as told: another secret, an old timestamp). */
-export async function deliver(evt: unknown, options: { secret?: string; timestamp?: number; tamper?: (raw: string) => string; header?: string | null } = {}) {
+export async function deliver(
+  evt: unknown,
+  options: { secret?: string; timestamp?: number; tamper?: (raw: string) => string; header?: string | null; via?: (request: Request) => Promise<Response> } = {},
+) {
   const payload = JSON.stringify(evt);
   const signature = await Stripe.webhooks.generateTestHeaderStringAsync({
     payload,
@@ -56,10 +59,7 @@ export async function deliver(evt: unknown, options: { secret?: string; timestam
   const headers: Record<string, string> = { "content-type": "application/json" };
   const header = options.header === undefined ? signature : options.header;
   if (header !== null) headers["stripe-signature"] = header;
-  const res = await exports.default.fetch("https://credence.test/stripe/webhook", {
-    method: "POST",
-    headers,
-    body: options.tamper ? options.tamper(payload) : payload,
-  });
+  const request = new Request("https://credence.test/stripe/webhook", { method: "POST", headers, body: options.tamper ? options.tamper(payload) : payload });
+  const res = await (options.via ?? ((r: Request) => exports.default.fetch(r)))(request);
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }

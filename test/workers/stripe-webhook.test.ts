@@ -163,3 +163,35 @@ describe("GET /v1/accounts/{id}/purchases", () => {
     expect((await api("GET", "/v1/accounts/wh-nobody/purchases")).status).toBe(404);
   });
 });
+
+describe("a failure while applying", () => {
+  it("answers 5xx so Stripe retries, and the retry credits exactly once", async () => {
+    const { createApp } = await import("../../workers/app");
+    const ID = "wh-retry";
+    await openAccount(ID);
+    // D1 fails after the account's object has credited, before the purchase row gets its lot.
+    const failingDb = new Proxy(env.DB, {
+      get(target, prop, receiver) {
+        if (prop === "prepare") {
+          return (sql: string) => {
+            if (sql.includes("SET lot_id")) throw new Error("D1_ERROR: simulated outage");
+            return target.prepare(sql);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const app = createApp();
+    const completed = event("checkout.session.completed", session("cs_wh_retry", ID));
+    const failed = await deliver(completed, { via: (r) => Promise.resolve(app.fetch(r, { ...env, DB: failingDb })) });
+    expect(failed.status).toBe(500);
+    expect((await eventRow(completed.id))?.applied_at).toBeNull();
+
+    const retried = await deliver(completed);
+    expect(retried.status).toBe(200);
+    expect((await account(ID)).balance).toBe(1000);
+    expect(await purchaseRow("cs_wh_retry")).toMatchObject({ status: "paid" });
+    expect((await purchaseRow("cs_wh_retry"))?.lot_id).toMatch(/^lot_/);
+  });
+});
