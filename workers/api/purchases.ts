@@ -51,7 +51,9 @@ serve(purchasesRoutes, {
 }, async (c, { params, query }) => {
   const { id } = params;
   const limit = query.limit ?? 25;
-  const [afterAt, afterId] = query.cursor ? [Number(query.cursor.slice(0, query.cursor.indexOf("."))), query.cursor.slice(query.cursor.indexOf(".") + 1)] : [null, null];
+  // The cursor is "<created_at>.<id>" of the last purchase shown (the schema checked its form).
+  const dot = query.cursor?.indexOf(".") ?? -1;
+  const [afterAt, afterId] = query.cursor ? [Number(query.cursor.slice(0, dot)), query.cursor.slice(dot + 1)] : [null, null];
   // Checkouts not paid (yet), or whose payment failed, are not purchases: they moved no credit.
   const rows = (
     await c.env.DB.prepare(

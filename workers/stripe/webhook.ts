@@ -29,11 +29,15 @@ webhook.post("/stripe/webhook", async (c) => {
   }
 
   const now = Date.now();
-  await c.env.DB.prepare("INSERT INTO stripe_events (id, type, received_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING")
+  // Recorded, and what is known of it read back, in one statement: a no-op update returns the row
+  // when the event was seen before.
+  const seen = await c.env.DB.prepare(
+    `INSERT INTO stripe_events (id, type, received_at) VALUES (?1, ?2, ?3)
+     ON CONFLICT (id) DO UPDATE SET id = excluded.id RETURNING applied_at, outcome`,
+  )
     .bind(event.id, event.type, now)
-    .run();
-  const seen = await c.env.DB.prepare("SELECT applied_at, outcome FROM stripe_events WHERE id = ?").bind(event.id).first<{ applied_at: number | null; outcome: string | null }>();
-  if (seen?.applied_at !== null && seen?.applied_at !== undefined) return c.json({ received: true, duplicate: true, outcome: seen.outcome }, 200);
+    .first<{ applied_at: number | null; outcome: string | null }>();
+  if (seen && seen.applied_at !== null) return c.json({ received: true, duplicate: true, outcome: seen.outcome }, 200);
 
   let outcome: string;
   try {
