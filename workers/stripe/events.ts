@@ -257,14 +257,16 @@ async function disputeClosed(env: Env, dispute: Stripe.Dispute, now: number): Pr
   return won ? "dispute_won: credits restored, unblocked" : "dispute_lost: clawback kept, unblocked";
 }
 
-/** credits_clawed_back: what the refunds say plus what disputes not won took. */
+/** credits_clawed_back: what the refunds say (the same formula the object applies) plus what disputes not won took. */
 async function recountClawedBack(env: Env, purchaseId: string, now: number): Promise<void> {
-  await env.DB.prepare(
-    `UPDATE purchases SET credits_clawed_back =
-       (SELECT CASE WHEN p.amount > 0 THEN (p.credits * min(p.amount_refunded, p.amount)) / p.amount ELSE 0 END FROM purchases p WHERE p.id = ?1)
-       + (SELECT coalesce(sum(d.credits_clawed_back), 0) FROM stripe_disputes d WHERE d.payment_intent = purchases.payment_intent AND d.status != 'won'),
-     updated_at = ?2 WHERE id = ?1`,
+  const row = await env.DB.prepare(
+    `SELECT p.credits, p.amount, p.amount_refunded,
+       (SELECT coalesce(sum(d.credits_clawed_back), 0) FROM stripe_disputes d WHERE d.payment_intent = p.payment_intent AND d.status != 'won') AS disputed
+     FROM purchases p WHERE p.id = ?`,
   )
-    .bind(purchaseId, now)
-    .run();
+    .bind(purchaseId)
+    .first<{ credits: number; amount: number; amount_refunded: number; disputed: number }>();
+  if (!row) return;
+  const total = clawbackTarget(row.credits, row.amount, row.amount_refunded) + row.disputed;
+  await env.DB.prepare("UPDATE purchases SET credits_clawed_back = ?2, updated_at = ?3 WHERE id = ?1").bind(purchaseId, total, now).run();
 }
