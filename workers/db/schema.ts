@@ -1,5 +1,10 @@
 // The D1 schema: the directory, the history mirror and the catalogue. D1 never holds the authority on
 // a balance; the account objects do. Migrations are generated from this file by drizzle-kit.
+//
+// Every D1 database of a deployment gets the same migrations: the main one (directory, keys, prices,
+// packages, Stripe) and each history shard (entries, events, daily usage). The main database may be a
+// shard itself (it is, locally), and one schema everywhere means one `migrations apply` per database
+// and nothing that can drift; the tables a database does not use stay empty.
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const accounts = sqliteTable("accounts", {
@@ -14,6 +19,11 @@ export const accounts = sqliteTable("accounts", {
   isLow: integer("is_low", { mode: "boolean" }).notNull().default(false),
   nextExpiryAt: integer("next_expiry_at"),
   lastSeq: integer("last_seq").notNull().default(0),
+  /**
+   * The D1 binding holding the account's history (workers/db/shards.ts), chosen once when the account
+   * was opened. Accounts older than sharding have theirs in the main database.
+   */
+  historyShard: text("history_shard").notNull().default("DB"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
@@ -57,6 +67,48 @@ export const accountEvents = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.seq] }), index("account_events_account").on(t.accountId, t.createdAt)],
+);
+
+/**
+ * What an account spent per local day (its time zone when the day was written) and operation: the
+ * history consumer adds each debit and capture once, in the same D1 batch that inserts the entry, and
+ * only for entries that batch really inserted. `operation` is '' for debits of a bare amount.
+ */
+export const usageDaily = sqliteTable(
+  "usage_daily",
+  {
+    accountId: text("account_id").notNull(),
+    /** YYYY-MM-DD in the account's zone. */
+    day: text("day").notNull(),
+    operation: text("operation").notNull(),
+    count: integer("count").notNull(),
+    /** Credits spent: positive. */
+    credits: integer("credits").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.day, t.operation] })],
+);
+
+/**
+ * History messages the Queue gave up on after its retries (the dead-letter queue's consumer writes
+ * them here, in the main database). Nothing is lost: the object still holds every entry, and the
+ * reconciliation pass re-ships the accounts listed here; `resolved_at` is set when it has.
+ */
+export const historyDeadLetters = sqliteTable(
+  "history_dead_letters",
+  {
+    messageId: text("message_id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    shard: text("shard").notNull(),
+    firstSeq: integer("first_seq"),
+    lastSeq: integer("last_seq"),
+    firstEventSeq: integer("first_event_seq"),
+    lastEventSeq: integer("last_event_seq"),
+    attempts: integer("attempts").notNull(),
+    body: text("body").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    resolvedAt: integer("resolved_at"),
+  },
+  (t) => [index("history_dead_letters_account").on(t.accountId, t.receivedAt)],
 );
 
 export const apiKeys = sqliteTable(
