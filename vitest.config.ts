@@ -25,9 +25,15 @@ export default defineConfig(async () => {
             STRIPE_API_BASE: inject("stripeApiBase"),
             STRIPE_SECRET_KEY: "sk_test_fake",
             STRIPE_WEBHOOK_SECRET: "whsec_test_0123456789",
+            // History is sharded over two databases, neither of them the main one, so a read or write
+            // that goes to the wrong database shows.
+            HISTORY_SHARDS: "HISTORY_1,HISTORY_2",
+            // A batch D1 refused is retried at once: tests follow it through every retry to the DLQ.
+            HISTORY_RETRY_BASE_SECONDS: "0",
           },
-          // An empty database for tests that replay the D1 migrations one by one over old data.
-          d1Databases: ["MIGRATION_TEST_DB"],
+          // The history shards, and an empty database for tests that replay the D1 migrations one by
+          // one over old data.
+          d1Databases: ["HISTORY_1", "HISTORY_2", "MIGRATION_TEST_DB"],
         },
       })),
     ],

@@ -3,6 +3,7 @@
 // concurrent requests are serialized without locks and nothing is awaited between read and write.
 
 import { DurableObject } from "cloudflare:workers";
+import { MAIN_SHARD, shardFor, shardNames } from "../workers/db/shards";
 import type { Env } from "../workers/env";
 import { entryId, randomId } from "./ids";
 import { Draft, totals } from "./ledger/draft";
@@ -15,16 +16,20 @@ import * as payments from "./ledger/purchases";
 import * as rules from "./ledger/rules";
 import type { LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
-import { shipToD1 } from "./store/outbox";
+import { historyMessage, sendHistory } from "./store/outbox";
 import { migrate } from "./store/schema";
 import { LedgerStore, type AccountRecord } from "./store/store";
 import { accountView, iso } from "./views";
 
-/** History reaches D1 within about this long of a change; batching below it keeps D1 writes few. */
+/**
+ * History leaves for the Queue about this long after a change: a busy account's changes go as one
+ * message. The Queue's consumer waits at most max_batch_timeout (wrangler.toml) for a batch to fill.
+ */
 export const FLUSH_DELAY_MS = 200;
 /** Idempotency keys are kept at least this long (API.md: 7 days). */
 export const REPLY_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const SHIP_ENTRIES = 1000;
+const HISTORY_SHARD_KEY = "history_shard";
 const SHIP_EVENTS = 500;
 const SWEEP_SLICE = 5000;
 const SWEEP_SLICE_PAUSE_MS = 1000;
@@ -120,6 +125,8 @@ export class AccountLedger extends DurableObject<Env> {
         migrate(this.ctx.storage.sql, this.ctx.storage);
         this.store.markOpened();
         this.store.createAccount(profile.id, now);
+        // Chosen once, in the transaction that creates the account: its history never moves.
+        this.ctx.storage.kv.put(HISTORY_SHARD_KEY, shardFor(profile.id, shardNames(this.env.HISTORY_SHARDS)));
         a = this.store.account() as AccountRecord;
         created = true;
       }
@@ -466,13 +473,13 @@ export class AccountLedger extends DurableObject<Env> {
     try {
       if (!this.store.account()) return;
       await this.mutate(null, undefined, (state, t) => rules.settle(state, t), () => ({ status: 200, body: {} }));
-      // Forgetting old keys is the object's own business, done before shipping so that a long D1
+      // Forgetting old keys is the object's own business, done before shipping so that a long Queue
       // outage cannot stop it.
       this.sweepReplies(now);
       more = await this.ship();
       this.shipFailures = 0;
     } catch (err) {
-      // D1 down or slow: the outbox keeps every entry; try again with a growing pause.
+      // The Queue refused or timed out: the outbox keeps every entry; try again with a growing pause.
       this.shipFailures++;
       retryAt = now + Math.min(MAX_RETRY_MS, 1000 * 2 ** Math.min(this.shipFailures - 1, 6));
       console.error(`ledger ${this.ctx.id.name ?? this.ctx.id}: shipping history failed (attempt ${this.shipFailures})`, err);
@@ -498,7 +505,15 @@ export class AccountLedger extends DurableObject<Env> {
     });
   }
 
-  /** Sends unshipped entries, events and the directory row to D1, then advances the cursors. */
+  /** The D1 binding of this account's history; accounts older than sharding keep theirs in the main one. */
+  private historyShard(): string {
+    return this.ctx.storage.kv.get<string>(HISTORY_SHARD_KEY) ?? MAIN_SHARD;
+  }
+
+  /**
+   * Sends unshipped entries, events and the directory row to the history Queue, then advances the
+   * cursors. The Queue is durable once send() resolves; its consumer writes D1.
+   */
   private async ship(): Promise<boolean> {
     const a = this.store.account();
     if (!a) return false;
@@ -510,12 +525,13 @@ export class AccountLedger extends DurableObject<Env> {
     const state = this.store.loadState(a);
     const now = this.clock();
     const expiry = nextExpiry(state.lots, now);
-    await shipToD1(this.env.DB, a, entries, events, {
+    const message = historyMessage(a, this.historyShard(), entries, events, {
       balance: totals(state, now).balance,
       nextExpiryAt: expiry?.at ?? null,
       lastSeq: entries.at(-1)?.seq ?? a.shippedSeq,
       updatedAt: now,
     });
+    await sendHistory(this.env.HISTORY, message);
     this.transaction(() => {
       const fresh = this.store.account() as AccountRecord;
       this.store.saveAccount({

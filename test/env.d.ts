@@ -6,6 +6,10 @@ declare namespace Cloudflare {
     ADMIN_API_KEY: string;
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     MIGRATION_TEST_DB: D1Database;
+    HISTORY: Queue<import("../workers/queue/history-message").HistoryMessage>;
+    HISTORY_1: D1Database;
+    HISTORY_2: D1Database;
+    HISTORY_SHARDS: string;
     STRIPE_API_BASE: string;
     STRIPE_SECRET_KEY: string;
   }

@@ -1,9 +1,17 @@
 import type { AccountLedger } from "../durable-objects/account-ledger";
+import type { HistoryMessage } from "./queue/history-message";
 
 /** The bindings and variables the Worker and the object receive (see wrangler.toml and .dev.vars). */
 export interface Env {
   LEDGER: DurableObjectNamespace<AccountLedger>;
+  /** The main database: directory, keys, prices, packages, purchases, Stripe (and history when it is a shard). */
   DB: D1Database;
+  /** Where the objects send their history; its consumer writes the shards (workers/queue/). */
+  HISTORY: Queue<HistoryMessage>;
+  /** The D1 bindings that hold history, comma-separated (default `DB`); see workers/db/shards.ts. */
+  HISTORY_SHARDS?: string;
+  /** The first retry delay of a history batch D1 refused, doubled per attempt (default 2; tests set 0). */
+  HISTORY_RETRY_BASE_SECONDS?: string;
   /** Counts failed authentications per client IP (wrangler.toml [[ratelimits]]); absent = not limited. */
   AUTH_FAILURES?: RateLimit;
   /** The bootstrap admin key; set with `wrangler secret put ADMIN_API_KEY`. */

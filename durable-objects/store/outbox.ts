@@ -1,31 +1,10 @@
-// Ships what the object recorded to D1: journal entries, events and the directory row. Each statement
-// carries a whole batch as one JSON parameter (D1 caps a statement at 100 bound parameters), and every
-// insert is INSERT OR IGNORE by (account_id, seq), so shipping the same rows twice is harmless and no
-// other account's row can ever be mistaken for one of ours.
+// Hands what the object recorded (journal entries, events, the directory row) to the `history` Queue.
+// The object never writes D1 itself: at scale most accounts debit rarely, and one D1 transaction per
+// account flush would make D1's single writer the limit. The Queue's consumer (workers/queue/) writes
+// many accounts' rows in one D1 batch per shard.
 
+import { historyPieces, type HistoryMessage } from "../../workers/queue/history-message";
 import type { AccountRecord, EventRow, JournalRow } from "./store";
-
-const INSERT_ENTRIES = `
-INSERT OR IGNORE INTO ledger_entries (account_id, seq, kind, amount, balance_after, operation, quantities,
-  hold_id, lot_id, reserved, description, metadata, created_at)
-SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-  value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
-FROM json_each(?2)`;
-
-const INSERT_EVENTS = `
-INSERT OR IGNORE INTO account_events (account_id, seq, type, data, created_at)
-SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2)`;
-
-const UPSERT_DIRECTORY = `
-INSERT INTO accounts (id, name, email, metadata, time_zone, balance, debt, is_low, next_expiry_at, last_seq, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, metadata = excluded.metadata,
-  time_zone = excluded.time_zone, balance = excluded.balance, debt = excluded.debt, is_low = excluded.is_low,
-  next_expiry_at = excluded.next_expiry_at, last_seq = excluded.last_seq, updated_at = excluded.updated_at
-WHERE excluded.updated_at >= accounts.updated_at`;
-
-/** A JSON batch stays well under D1's statement size limits. */
-const MAX_BATCH_CHARS = 400_000;
 
 export interface DirectoryRow {
   balance: number;
@@ -35,70 +14,76 @@ export interface DirectoryRow {
   updatedAt: number;
 }
 
+/** The Queue takes at most 100 messages and 256 KB per sendBatch. */
+const SEND_BATCH_MESSAGES = 100;
+const SEND_BATCH_BYTES = 250_000;
+
+const utf8 = new TextEncoder();
 const text = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 
-function chunks(rows: unknown[][]): string[] {
-  const out: string[] = [];
-  let current: string[] = [];
-  let size = 0;
-  for (const row of rows) {
-    const encoded = JSON.stringify(row);
-    if (size + encoded.length > MAX_BATCH_CHARS && current.length) {
-      out.push(`[${current.join(",")}]`);
-      current = [];
-      size = 0;
-    }
-    current.push(encoded);
-    size += encoded.length + 1;
-  }
-  if (current.length) out.push(`[${current.join(",")}]`);
-  return out;
-}
-
-export async function shipToD1(
-  db: D1Database,
+export function historyMessage(
   account: AccountRecord,
+  shard: string,
   entries: JournalRow[],
   events: EventRow[],
   directory: DirectoryRow | null,
-): Promise<void> {
-  const statements: D1PreparedStatement[] = [];
-  const entryRows = entries.map((e) => [
-    e.seq,
-    e.kind,
-    e.amount,
-    e.balanceAfter,
-    e.operation,
-    text(e.quantities),
-    e.holdId,
-    e.lotId,
-    e.reserved,
-    e.description,
-    text(e.metadata),
-    e.createdAt,
-  ]);
-  for (const batch of chunks(entryRows)) statements.push(db.prepare(INSERT_ENTRIES).bind(account.id, batch));
-  const eventRows = events.map((ev) => [ev.seq, ev.type, JSON.stringify(ev.data), ev.createdAt]);
-  for (const batch of chunks(eventRows)) statements.push(db.prepare(INSERT_EVENTS).bind(account.id, batch));
-  if (directory) {
-    statements.push(
-      db
-        .prepare(UPSERT_DIRECTORY)
-        .bind(
-          account.id,
-          account.name,
-          account.email,
-          text(account.metadata),
-          account.timeZone,
-          directory.balance,
-          account.debt,
-          account.isLow ? 1 : 0,
-          directory.nextExpiryAt,
-          directory.lastSeq,
-          account.createdAt,
-          directory.updatedAt,
-        ),
-    );
+): HistoryMessage {
+  return {
+    v: 1,
+    shard,
+    account: { id: account.id, time_zone: account.timeZone },
+    entries: entries.map((e) => [
+      e.seq,
+      e.kind,
+      e.amount,
+      e.balanceAfter,
+      e.operation,
+      text(e.quantities),
+      e.holdId,
+      e.lotId,
+      e.reserved,
+      e.description,
+      text(e.metadata),
+      e.createdAt,
+    ]),
+    events: events.map((ev) => [ev.seq, ev.type, JSON.stringify(ev.data), ev.createdAt]),
+    directory: directory && {
+      name: account.name,
+      email: account.email,
+      metadata: text(account.metadata),
+      balance: directory.balance,
+      debt: account.debt,
+      is_low: account.isLow,
+      next_expiry_at: directory.nextExpiryAt,
+      last_seq: directory.lastSeq,
+      created_at: account.createdAt,
+      updated_at: directory.updatedAt,
+    },
+  };
+}
+
+/**
+ * Sends the flush; resolves once the Queue has durably accepted every piece. One message in the usual
+ * case; a flush too large for one is cut into pieces sent in as few sendBatch calls as fit.
+ */
+export async function sendHistory(queue: Queue<HistoryMessage>, message: HistoryMessage): Promise<number> {
+  const pieces = historyPieces(message);
+  if (pieces.length === 1) {
+    await queue.send(pieces[0] as HistoryMessage, { contentType: "json" });
+    return 1;
   }
-  if (statements.length) await db.batch(statements);
+  let group: MessageSendRequest<HistoryMessage>[] = [];
+  let size = 0;
+  for (const piece of pieces) {
+    const pieceSize = utf8.encode(JSON.stringify(piece)).length;
+    if (group.length && (group.length === SEND_BATCH_MESSAGES || size + pieceSize > SEND_BATCH_BYTES)) {
+      await queue.sendBatch(group);
+      group = [];
+      size = 0;
+    }
+    group.push({ body: piece, contentType: "json" });
+    size += pieceSize;
+  }
+  await queue.sendBatch(group);
+  return pieces.length;
 }

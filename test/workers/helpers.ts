@@ -81,7 +81,7 @@ export const FLUSH_DEADLINE_MS = 10_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * What the object still owes D1 (journal entries, events, the directory row), read from its own
+ * What the object has not sent to the history Queue yet (journal entries, events, the directory row), read from its own
  * storage; null for an object that was never opened.
  */
 export async function unshipped(id: string): Promise<{ entries: number; events: number; directory: number } | null> {
@@ -100,23 +100,58 @@ export async function unshipped(id: string): Promise<{ entries: number; events: 
   });
 }
 
+/** The name of the D1 binding that holds the account's history (recorded by its object when opened). */
+export async function shardOf(id: string): Promise<string> {
+  return runInDurableObject(ledger(id), (_instance, state) => state.storage.kv.get<string>("history_shard") ?? "DB");
+}
+
+/** The D1 database that holds the account's history. */
+export async function historyOf(id: string): Promise<D1Database> {
+  return (env as unknown as Record<string, D1Database>)[await shardOf(id)] as D1Database;
+}
+
+/** What the object recorded that D1 does not show yet (its shard's entries and events, the directory). */
+async function notLanded(id: string): Promise<string | null> {
+  const mine = await runInDurableObject(ledger(id), (_instance, state) => {
+    const sql = state.storage.sql;
+    const a = sql.exec("SELECT name, email, time_zone FROM account").toArray()[0];
+    return {
+      shard: state.storage.kv.get<string>("history_shard") ?? "DB",
+      lastSeq: sql.exec("SELECT coalesce(max(seq), 0) AS s FROM journal").one().s as number,
+      lastEventSeq: sql.exec("SELECT coalesce(max(seq), 0) AS s FROM events").one().s as number,
+      profile: JSON.stringify([a?.name, a?.email, a?.time_zone]),
+    };
+  });
+  const db = (env as unknown as Record<string, D1Database>)[mine.shard] as D1Database;
+  const entries = (await db.prepare("SELECT coalesce(max(seq), 0) AS s FROM ledger_entries WHERE account_id = ?").bind(id).first<{ s: number }>())?.s;
+  if (entries !== mine.lastSeq) return `entries up to ${entries} of ${mine.lastSeq}`;
+  const events = (await db.prepare("SELECT coalesce(max(seq), 0) AS s FROM account_events WHERE account_id = ?").bind(id).first<{ s: number }>())?.s;
+  if (events !== mine.lastEventSeq) return `events up to ${events} of ${mine.lastEventSeq}`;
+  const row = await env.DB.prepare("SELECT name, email, time_zone, last_seq FROM accounts WHERE id = ?").bind(id).first<Record<string, unknown>>();
+  if (!row) return "no directory row";
+  if (row.last_seq !== mine.lastSeq || JSON.stringify([row.name, row.email, row.time_zone]) !== mine.profile) return "directory row behind";
+  return null;
+}
+
 /**
  * Runs the object's alarm now (history shipping, expiry), as the runtime would when it comes due,
- * then waits until everything the object recorded — entries, events, the directory row — has landed
- * in D1. The runtime may be running the alarm on its own at the same moment (it is due 200 ms after a
- * change); then history lands when that run finishes. Polls until then, returning as soon as nothing
- * is left, and fails loudly after FLUSH_DEADLINE_MS rather than letting a later assertion on D1 fail
- * for want of waiting.
+ * then waits until everything the object recorded — entries, events, the directory row — has gone to
+ * the history Queue and the Queue's consumer has written it to D1. The runtime may be running the alarm
+ * on its own at the same moment (it is due 200 ms after a change); then history lands when that run
+ * finishes. Polls until then, returning as soon as nothing is left, and fails loudly after
+ * FLUSH_DEADLINE_MS rather than letting a later assertion on D1 fail for want of waiting.
  */
 export async function flush(id: string): Promise<void> {
   await runDurableObjectAlarm(ledger(id));
   const deadline = Date.now() + FLUSH_DEADLINE_MS;
   for (;;) {
     const left = await unshipped(id);
-    if (!left || (left.entries === 0 && left.events === 0 && left.directory === 0)) return;
-    if (Date.now() > deadline) throw new Error(`flush(${id}): still unshipped after ${FLUSH_DEADLINE_MS} ms: ${JSON.stringify(left)}`);
+    const sent = !left || (left.entries === 0 && left.events === 0 && left.directory === 0);
+    const missing = !left ? null : sent ? await notLanded(id) : "not sent to the Queue yet";
+    if (missing === null) return;
+    if (Date.now() > deadline) throw new Error(`flush(${id}): after ${FLUSH_DEADLINE_MS} ms, ${missing}: ${JSON.stringify(left)}`);
     await sleep(25);
-    await runDurableObjectAlarm(ledger(id));
+    if (!sent) await runDurableObjectAlarm(ledger(id));
   }
 }
 
@@ -150,7 +185,7 @@ export async function steadyClock(id: string, startedAt: number = Date.now()): P
 
 /** The rows D1 holds for an account's history. */
 export async function d1Entries(id: string): Promise<{ kind: string; amount: number; seq: number }[]> {
-  const rows = await env.DB.prepare("SELECT kind, amount, seq FROM ledger_entries WHERE account_id = ? ORDER BY seq").bind(id).all();
+  const rows = await (await historyOf(id)).prepare("SELECT kind, amount, seq FROM ledger_entries WHERE account_id = ? ORDER BY seq").bind(id).all();
   return rows.results as { kind: string; amount: number; seq: number }[];
 }
 

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { entryView, listEntries } from "../db/history";
+import { historyDb } from "../db/shards";
 import { requireScope } from "../http/auth";
 import { serve } from "../http/route";
 import { newRouter } from "../http/router";
@@ -49,7 +50,8 @@ serve(entries, {
 }, async (c, { params, query: q }) => {
   const { id } = params;
   const limit = q.limit ?? 25;
-  const rows = await listEntries(c.env.DB, {
+  const db = await historyDb(c.env, id);
+  const rows = !db ? [] : await listEntries(db, {
     accountId: id,
     before: q.cursor === undefined ? undefined : Number(q.cursor),
     kind: q.kind,

@@ -1,0 +1,95 @@
+// The `history` Queue's consumer: a batch holds up to 100 flushes from any accounts. Their rows are
+// written in one D1 batch per shard (plus one for the directory in the main database, folded into the
+// main database's shard batch when it is a shard), all at once. A message is acknowledged only after
+// every write it needs has committed; the others are retried with a growing delay, and after the
+// consumer's max_retries the Queue moves them to the dead-letter queue (workers/queue/dead-letters.ts).
+
+import { MAIN_SHARD, shardDb } from "../db/shards";
+import type { Env } from "../env";
+import { HistoryMessage } from "./history-message";
+import { directoryStatements, shardStatements } from "./history-writes";
+
+/** The longest pause between two attempts; max_retries (10) attempts then span about a quarter hour. */
+const MAX_RETRY_DELAY_SECONDS = 300;
+
+export interface HistoryBatchOutcome {
+  written: number;
+  retried: number;
+  /** D1 batch() calls made, one per database touched. */
+  d1Batches: number;
+}
+
+export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Promise<HistoryBatchOutcome> {
+  const valid: { message: Message<unknown>; body: HistoryMessage }[] = [];
+  const failed = new Set<Message<unknown>>();
+  for (const message of batch.messages) {
+    const parsed = HistoryMessage.safeParse(message.body);
+    if (parsed.success) valid.push({ message, body: parsed.data });
+    else {
+      // Never valid, however often it is tried: it goes to the dead-letter queue for a person to see.
+      console.error(`history: message ${message.id} is not a history message`, parsed.error.issues.slice(0, 3));
+      failed.add(message);
+    }
+  }
+
+  const byShard = new Map<string, typeof valid>();
+  for (const item of valid) {
+    const group = byShard.get(item.body.shard) ?? [];
+    group.push(item);
+    byShard.set(item.body.shard, group);
+  }
+  const withDirectory = valid.filter((item) => item.body.directory !== null);
+
+  // Which messages each write carries; a failed write fails all of them.
+  const writes: { database: string; items: typeof valid; run: () => Promise<unknown> }[] = [];
+  let directoryWritten = false;
+  for (const [shard, items] of byShard) {
+    const run = () => {
+      const db = shardDb(env, shard);
+      const statements = shardStatements(db, items.map((i) => i.body));
+      if (shard === MAIN_SHARD) statements.push(...directoryStatements(db, withDirectory.map((i) => i.body)));
+      return db.batch(statements);
+    };
+    if (shard === MAIN_SHARD) {
+      directoryWritten = true;
+      writes.push({ database: shard, items: [...items, ...withDirectory.filter((i) => i.body.shard !== MAIN_SHARD)], run });
+    } else writes.push({ database: shard, items, run });
+  }
+  if (!directoryWritten && withDirectory.length) {
+    writes.push({
+      database: MAIN_SHARD,
+      items: withDirectory,
+      run: () => env.DB.batch(directoryStatements(env.DB, withDirectory.map((i) => i.body))),
+    });
+  }
+
+  // async: a shard that is not bound throws while preparing, and must fail only its own messages.
+  const results = await Promise.allSettled(writes.map(async (w) => w.run()));
+  results.forEach((result, i) => {
+    if (result.status === "fulfilled") return;
+    const write = writes[i] as (typeof writes)[number];
+    console.error(`history: writing ${write.items.length} message(s) to ${write.database} failed`, result.reason);
+    for (const item of write.items) failed.add(item.message);
+  });
+
+  const base = retryBaseSeconds(env.HISTORY_RETRY_BASE_SECONDS);
+  for (const message of batch.messages) {
+    if (failed.has(message)) message.retry({ delaySeconds: retryDelaySeconds(base, message.attempts) });
+    else message.ack();
+  }
+  return { written: batch.messages.length - failed.size, retried: failed.size, d1Batches: writes.length };
+}
+
+/** base, 2·base, 4·base … capped: D1 that is down for a while is not hammered. */
+export function retryDelaySeconds(base: number, attempts: number): number {
+  return Math.min(MAX_RETRY_DELAY_SECONDS, base * 2 ** Math.max(0, attempts - 1));
+}
+
+function retryBaseSeconds(setting: string | undefined): number {
+  if (setting === undefined || setting === "") return 2;
+  const value = Number(setting);
+  if (!Number.isInteger(value) || value < 0 || value > MAX_RETRY_DELAY_SECONDS) {
+    throw new Error(`HISTORY_RETRY_BASE_SECONDS must be a whole number of seconds from 0 to ${MAX_RETRY_DELAY_SECONDS}, not '${setting}'`);
+  }
+  return value;
+}
