@@ -1,6 +1,5 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { account, api, d1Entries, flush, openAccount, steadyClock } from "./helpers";
+import { account, api, d1Entries, flush, historyOf, openAccount, steadyClock } from "./helpers";
 
 // A capture is never refused (the work happened), but it is charged at most its hold plus the overrun
 // allowance (CAPTURE_OVERRUN_MAX_PERCENT, 100 here as in wrangler.toml), and what it charges counts
@@ -10,7 +9,7 @@ const hold = (id: string, amount: number) => api("POST", `/v1/accounts/${id}/hol
 const capture = (id: string, holdId: string, body: unknown) => api("POST", `/v1/accounts/${id}/holds/${holdId}/capture`, { body });
 
 async function limitEvents(id: string) {
-  const rows = await env.DB.prepare("SELECT data FROM account_events WHERE account_id = ? AND type = 'spending_limit.reached' ORDER BY seq")
+  const rows = await (await historyOf(id)).prepare("SELECT data FROM account_events WHERE account_id = ? AND type = 'spending_limit.reached' ORDER BY seq")
     .bind(id)
     .all<{ data: string }>();
   return rows.results.map((r) => JSON.parse(r.data));

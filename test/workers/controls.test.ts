@@ -1,6 +1,5 @@
-import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { account, api, books, flush, openAccount, steadyClock } from "./helpers";
+import { account, api, books, flush, historyOf, openAccount, steadyClock } from "./helpers";
 
 const debit = (id: string, amount: number) => api("POST", `/v1/accounts/${id}/debits`, { body: { amount } });
 const limits = (id: string, body: unknown) => api("PUT", `/v1/accounts/${id}/limits`, { body });
@@ -8,7 +7,7 @@ const alerts = (id: string, body: unknown) => api("PUT", `/v1/accounts/${id}/ale
 
 /** The `balance.low` events D1 holds for an account. */
 async function lowBalanceEvents(id: string): Promise<{ type: string; data: string }[]> {
-  const rows = await env.DB.prepare("SELECT type, data FROM account_events WHERE account_id = ? AND type = 'balance.low'").bind(id).all();
+  const rows = await (await historyOf(id)).prepare("SELECT type, data FROM account_events WHERE account_id = ? AND type = 'balance.low'").bind(id).all();
   return rows.results as { type: string; data: string }[];
 }
 

@@ -21,20 +21,20 @@ describe("the object evicted between hold and capture", () => {
   });
 });
 
-describe("D1 failing while history ships", () => {
-  it("delays history but loses no entry once D1 recovers", async () => {
-    await openAccount("d1-down", 100);
-    await flush("d1-down");
-    const before = (await d1Entries("d1-down")).length;
+describe("the history Queue refusing while history ships", () => {
+  it("delays history but loses no entry once the Queue takes messages again", async () => {
+    await openAccount("queue-down", 100);
+    await flush("queue-down");
+    const before = (await d1Entries("queue-down")).length;
 
-    // D1 starts throwing (for every object of this isolate: they share one env).
+    // The Queue starts refusing (for every object of this isolate: they share one env).
     let failing = true;
-    await runInDurableObject(ledger("d1-down"), (instance: AccountLedger) => {
-      const env = (instance as unknown as { env: { DB: D1Database } }).env;
-      const real = env.DB;
-      env.DB = new Proxy(real, {
+    await runInDurableObject(ledger("queue-down"), (instance: AccountLedger) => {
+      const env = (instance as unknown as { env: { HISTORY: Queue } }).env;
+      const real = env.HISTORY;
+      env.HISTORY = new Proxy(real, {
         get(target, prop, receiver) {
-          if (prop === "batch" && failing) return () => Promise.reject(new Error("D1_ERROR: simulated outage"));
+          if ((prop === "send" || prop === "sendBatch") && failing) return () => Promise.reject(new Error("Queue send failed: simulated outage"));
           const value = Reflect.get(target, prop, receiver);
           return typeof value === "function" ? value.bind(target) : value;
         },
@@ -42,26 +42,26 @@ describe("D1 failing while history ships", () => {
     });
 
     for (let i = 0; i < 5; i++) {
-      expect((await api("POST", "/v1/accounts/d1-down/debits", { body: { amount: 3 } })).status).toBe(201);
+      expect((await api("POST", "/v1/accounts/queue-down/debits", { body: { amount: 3 } })).status).toBe(201);
     }
-    // The alarm comes due while D1 is down (the runtime may also run it on its own; it fails the same).
-    await runDurableObjectAlarm(ledger("d1-down"));
-    expect((await d1Entries("d1-down")).length).toBe(before);
-    expect((await unshipped("d1-down"))?.entries).toBe(5);
+    // The alarm comes due while the Queue is down (the runtime may also run it on its own; it fails the same).
+    await runDurableObjectAlarm(ledger("queue-down"));
+    expect((await d1Entries("queue-down")).length).toBe(before);
+    expect((await unshipped("queue-down"))?.entries).toBe(5);
     // The failed run armed its own retry, due within a minute (not just the daily reply sweep).
-    const retryAt = await runInDurableObject(ledger("d1-down"), (_instance, state) => state.storage.getAlarm());
+    const retryAt = await runInDurableObject(ledger("queue-down"), (_instance, state) => state.storage.getAlarm());
     expect(retryAt).not.toBeNull();
     expect(retryAt as number).toBeLessThanOrEqual(Date.now() + 60_000);
-    // Debits keep working while D1 is down: it is not on their path.
-    expect((await api("POST", "/v1/accounts/d1-down/debits", { body: { amount: 5 } })).status).toBe(201);
+    // Debits keep working while the Queue is down: it is not on their path.
+    expect((await api("POST", "/v1/accounts/queue-down/debits", { body: { amount: 5 } })).status).toBe(201);
 
     failing = false;
-    await flush("d1-down");
-    const rows = await d1Entries("d1-down");
+    await flush("queue-down");
+    const rows = await d1Entries("queue-down");
     expect(rows.length).toBe(before + 6);
     expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => a - b));
     expect(rows.reduce((sum, r) => sum + r.amount, 0)).toBe(100 - 20);
-    expect(await audit("d1-down")).toMatchObject({ journalSum: 80, balance: 80 });
+    expect(await audit("queue-down")).toMatchObject({ journalSum: 80, balance: 80 });
   });
 });
 
@@ -116,22 +116,22 @@ describe("a write failing in the middle of a debit", () => {
   });
 });
 
-describe("idempotency keys while D1 is down", () => {
+describe("idempotency keys while the history Queue is down", () => {
   it("are still forgotten after 7 days: pruning does not wait for history to ship", async () => {
-    const ID = "prune-d1-down";
+    const ID = "prune-queue-down";
     await openAccount(ID, 100);
     const key = `prune-${Date.now()}`;
     expect((await api("POST", `/v1/accounts/${ID}/debits`, { body: { amount: 1 }, idem: key })).status).toBe(201);
     const start = Date.now();
 
     let failing = true;
-    let real: D1Database | null = null;
+    let real: Queue | null = null;
     await runInDurableObject(ledger(ID), (instance: AccountLedger) => {
-      const env = (instance as unknown as { env: { DB: D1Database } }).env;
-      real = env.DB;
-      env.DB = new Proxy(env.DB, {
+      const env = (instance as unknown as { env: { HISTORY: Queue } }).env;
+      real = env.HISTORY;
+      env.HISTORY = new Proxy(env.HISTORY, {
         get(target, prop, receiver) {
-          if (prop === "batch" && failing) return () => Promise.reject(new Error("D1_ERROR: simulated outage"));
+          if ((prop === "send" || prop === "sendBatch") && failing) return () => Promise.reject(new Error("Queue send failed: simulated outage"));
           const value = Reflect.get(target, prop, receiver);
           return typeof value === "function" ? value.bind(target) : value;
         },
@@ -149,7 +149,7 @@ describe("idempotency keys while D1 is down", () => {
     } finally {
       failing = false;
       await runInDurableObject(ledger(ID), (instance: AccountLedger) => {
-        (instance as unknown as { env: { DB: D1Database } }).env.DB = real as unknown as D1Database;
+        (instance as unknown as { env: { HISTORY: Queue } }).env.HISTORY = real as unknown as Queue;
       });
     }
   });
