@@ -17,6 +17,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { d1Bindings } from "./d1-bindings.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DEV_VARS = join(ROOT, ".dev.vars");
@@ -165,14 +166,16 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => o
 // ---- 2. migrations ---------------------------------------------------------------------------------
 
 async function applyMigrations() {
-  say(`[dev] applying D1 migrations to the local database…`);
-  // `migrations apply` asks "Ok to proceed?" on a terminal. Wrangler answers yes by itself when it is
-  // not interactive (stdin not a TTY) or CI is set; both are set here so it can never sit waiting.
-  const { exited } = run(["d1", "migrations", "apply", "DB", "--local"], { env: { ...process.env, CI: "true" }, stdin: "ignore" });
-  const { code, signal } = await exited;
-  child = null;
-  if (stopping) process.exit(0);
-  if (code !== 0) fail(`wrangler d1 migrations apply failed (${signal ?? `exit ${code}`}).`);
+  for (const binding of d1Bindings(ROOT)) {
+    say(`[dev] applying D1 migrations to the local database ${binding}…`);
+    // `migrations apply` asks "Ok to proceed?" on a terminal. Wrangler answers yes by itself when it is
+    // not interactive (stdin not a TTY) or CI is set; both are set here so it can never sit waiting.
+    const { exited } = run(["d1", "migrations", "apply", binding, "--local"], { env: { ...process.env, CI: "true" }, stdin: "ignore" });
+    const { code, signal } = await exited;
+    child = null;
+    if (stopping) process.exit(0);
+    if (code !== 0) fail(`wrangler d1 migrations apply ${binding} failed (${signal ?? `exit ${code}`}).`);
+  }
 }
 
 // ---- 3 and 4. wrangler dev, then wait for /health ----------------------------------------------------
