@@ -40,35 +40,40 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
   }
   const withDirectory = valid.filter((item) => item.body.directory !== null);
 
-  // Which messages each write carries; a failed write fails all of them.
-  const writes: { database: string; items: typeof valid; run: () => Promise<unknown> }[] = [];
-  let directoryWritten = false;
+  // One write per database: the statements it makes and the messages that need it. The main
+  // database's write carries every directory row, and its own shard rows when it is a shard.
+  const writes = new Map<string, { statements: D1PreparedStatement[]; items: typeof valid }>();
+  const writeTo = (database: string) => {
+    let write = writes.get(database);
+    if (!write) writes.set(database, (write = { statements: [], items: [] }));
+    return write;
+  };
   for (const [shard, items] of byShard) {
-    const run = () => {
-      const db = shardDb(env, shard);
-      const statements = shardStatements(db, items.map((i) => i.body));
-      if (shard === MAIN_SHARD) statements.push(...directoryStatements(db, withDirectory.map((i) => i.body)));
-      return db.batch(statements);
-    };
-    if (shard === MAIN_SHARD) {
-      directoryWritten = true;
-      writes.push({ database: shard, items: [...items, ...withDirectory.filter((i) => i.body.shard !== MAIN_SHARD)], run });
-    } else writes.push({ database: shard, items, run });
+    let db: D1Database;
+    try {
+      db = shardDb(env, shard);
+    } catch (err) {
+      // A shard that is not bound fails its own messages only; they reach the dead-letter queue.
+      console.error(`history: ${items.length} message(s) for an unusable shard`, err);
+      for (const item of items) failed.add(item.message);
+      continue;
+    }
+    const write = writeTo(shard);
+    write.statements.push(...shardStatements(db, items.map((i) => i.body)));
+    write.items.push(...items);
   }
-  if (!directoryWritten && withDirectory.length) {
-    writes.push({
-      database: MAIN_SHARD,
-      items: withDirectory,
-      run: () => env.DB.batch(directoryStatements(env.DB, withDirectory.map((i) => i.body))),
-    });
+  if (withDirectory.length) {
+    const main = writeTo(MAIN_SHARD);
+    main.statements.push(...directoryStatements(env.DB, withDirectory.map((i) => i.body)));
+    main.items.push(...withDirectory);
   }
-
-  // async: a shard that is not bound throws while preparing, and must fail only its own messages.
-  const results = await Promise.allSettled(writes.map(async (w) => w.run()));
+  // A flush that only changed the profile has no rows for its shard: D1 refuses an empty batch.
+  const nonEmpty = [...writes].filter(([, w]) => w.statements.length > 0);
+  const results = await Promise.allSettled(nonEmpty.map(([database, w]) => (database === MAIN_SHARD ? env.DB : shardDb(env, database)).batch(w.statements)));
   results.forEach((result, i) => {
     if (result.status === "fulfilled") return;
-    const write = writes[i] as (typeof writes)[number];
-    console.error(`history: writing ${write.items.length} message(s) to ${write.database} failed`, result.reason);
+    const [database, write] = nonEmpty[i] as [string, { items: typeof valid }];
+    console.error(`history: writing ${write.items.length} message(s) to ${database} failed`, result.reason);
     for (const item of write.items) failed.add(item.message);
   });
 
@@ -77,7 +82,7 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
     if (failed.has(message)) message.retry({ delaySeconds: retryDelaySeconds(base, message.attempts) });
     else message.ack();
   }
-  return { written: batch.messages.length - failed.size, retried: failed.size, d1Batches: writes.length };
+  return { written: batch.messages.length - failed.size, retried: failed.size, d1Batches: nonEmpty.length };
 }
 
 /** base, 2·base, 4·base … capped: D1 that is down for a while is not hammered. */
