@@ -10,6 +10,7 @@ import { holds } from "./api/holds";
 import { catalogue } from "./api/packages";
 import { pricing } from "./api/prices";
 import { purchasesRoutes } from "./api/purchases";
+import { usage } from "./api/usage";
 import { docsPage } from "./docs/page";
 import { requireKey } from "./http/auth";
 import { ApiError, errorBody, handleError } from "./http/errors";
@@ -46,7 +47,7 @@ export function createApp() {
     await next();
   });
 
-  for (const router of [accounts, pricing, debits, holds, grants, entries, controls, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
+  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   const info = {

@@ -2,7 +2,7 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api } from "./helpers";
 
-// Every route of API.md sections Accounts, Pricing and estimates, Spending, History (entries) and Keys.
+// Every route of API.md sections Accounts, Pricing and estimates, Spending, History (entries, usage) and Keys.
 const CONTRACT: [method: string, path: string][] = [
   ["put", "/v1/accounts/{id}"],
   ["get", "/v1/accounts/{id}"],
@@ -15,6 +15,7 @@ const CONTRACT: [method: string, path: string][] = [
   ["post", "/v1/accounts/{id}/holds/{hold_id}/release"],
   ["post", "/v1/accounts/{id}/grants"],
   ["get", "/v1/accounts/{id}/entries"],
+  ["get", "/v1/accounts/{id}/usage"],
   ["post", "/v1/api-keys"],
   ["get", "/v1/api-keys"],
   ["delete", "/v1/api-keys/{id}"],
@@ -71,6 +72,7 @@ const ANSWERS: [string, string, string, string[], string[]?][] = [
     ["data", "next_cursor"],
     ["id", "kind", "amount", "balance_after", "operation", "quantities", "hold_id", "description", "metadata", "created_at"],
   ],
+  ["get", "/v1/accounts/{id}/usage", "200", ["data", "granularity", "from", "to", "time_zone"], ["period", "operation", "count", "credits"]],
   ["post", "/v1/api-keys", "201", ["id", "key", "prefix"]],
 ];
 
