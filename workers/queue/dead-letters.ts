@@ -4,6 +4,7 @@
 // accounts listed here and marks them resolved.
 
 import type { Env } from "../env";
+import { retryBaseSeconds, retryDelaySeconds } from "./history-consumer";
 import { HistoryMessage } from "./history-message";
 
 const RECORD = `
@@ -40,7 +41,15 @@ export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env):
     );
   });
   console.error(`history: ${batch.messages.length} message(s) dead-lettered; reconciliation re-ships their accounts`);
-  // A failure here throws: the dead-letter queue retries the whole batch (INSERT OR IGNORE makes that safe).
-  if (statements.length) await env.DB.batch(statements);
+  try {
+    if (statements.length) await env.DB.batch(statements);
+  } catch (err) {
+    // The main database is down too. Keep the messages as long as the dead-letter queue allows, with
+    // a growing pause (INSERT OR IGNORE makes the retry safe); the objects still hold every row.
+    console.error("history: recording dead letters failed", err);
+    const attempts = Math.max(...batch.messages.map((m) => m.attempts));
+    batch.retryAll({ delaySeconds: retryDelaySeconds(retryBaseSeconds(env.HISTORY_RETRY_BASE_SECONDS), attempts) });
+    return;
+  }
   batch.ackAll();
 }

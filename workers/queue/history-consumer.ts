@@ -38,7 +38,6 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
     group.push(item);
     byShard.set(item.body.shard, group);
   }
-  const withDirectory = valid.filter((item) => item.body.directory !== null);
 
   // One write per database: the statements it makes and the messages that need it. The main
   // database's write carries every directory row, and its own shard rows when it is a shard.
@@ -62,6 +61,8 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
     write.statements.push(...shardStatements(db, items.map((i) => i.body)));
     write.items.push(...items);
   }
+  // Not for a shard that is not bound: the directory would send readers to a database they cannot read.
+  const withDirectory = valid.filter((item) => item.body.directory !== null && !failed.has(item.message));
   if (withDirectory.length) {
     const main = writeTo(MAIN_SHARD);
     main.statements.push(...directoryStatements(env.DB, withDirectory.map((i) => i.body)));
@@ -90,7 +91,7 @@ export function retryDelaySeconds(base: number, attempts: number): number {
   return Math.min(MAX_RETRY_DELAY_SECONDS, base * 2 ** Math.max(0, attempts - 1));
 }
 
-function retryBaseSeconds(setting: string | undefined): number {
+export function retryBaseSeconds(setting: string | undefined): number {
   if (setting === undefined || setting === "") return 2;
   const value = Number(setting);
   if (!Number.isInteger(value) || value < 0 || value > MAX_RETRY_DELAY_SECONDS) {

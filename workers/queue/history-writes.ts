@@ -79,7 +79,8 @@ export function shardStatements(db: D1Database, messages: readonly HistoryMessag
   for (const [accountId, timeZone, row] of entries.values()) {
     entryRows.push([accountId, ...row]);
     const [seq, kind, amount, , operation, , , , , , , createdAt] = row;
-    if (SPENDING.has(kind) && amount < 0) usageRows.push([accountId, seq, dayKey(createdAt, timeZone), operation ?? "", -amount]);
+    // A capture of 0 still ran an operation: it counts, for no credits.
+    if (SPENDING.has(kind)) usageRows.push([accountId, seq, dayKey(createdAt, timeZone), operation ?? "", -amount]);
   }
   const eventRows = [...events.values()].map(([accountId, row]) => [accountId, ...row]);
   return [
