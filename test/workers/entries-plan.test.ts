@@ -7,24 +7,28 @@ import { entriesQuery, type EntryFilter } from "../../workers/db/history";
 
 async function plan(filter: Omit<EntryFilter, "accountId" | "limit">): Promise<string[]> {
   const { sql, params } = entriesQuery({ accountId: "plan-acct", limit: 26, ...filter });
-  const rows = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+  // A history shard: entries live there (every D1 database has the same schema).
+  const rows = await env.HISTORY_1.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
   return rows.results.map((r) => r.detail);
 }
 
 const FROM = Date.parse("2026-03-01T00:00:00Z");
 const TO = Date.parse("2026-03-31T00:00:00Z");
 
+/** Every combination of the filters an entries request can carry: 2^5 of them. */
+const FILTERS: Omit<EntryFilter, "accountId" | "limit">[] = [];
+for (let mask = 0; mask < 32; mask++) {
+  FILTERS.push({
+    ...(mask & 1 ? { before: 500 } : {}),
+    ...(mask & 2 ? { kind: "debit" } : {}),
+    ...(mask & 4 ? { operation: "chat" } : {}),
+    ...(mask & 8 ? { from: FROM } : {}),
+    ...(mask & 16 ? { to: TO } : {}),
+  });
+}
+
 describe("the entries query plan", () => {
-  it.each<[string, Omit<EntryFilter, "accountId" | "limit">]>([
-    ["no filter", {}],
-    ["a cursor", { before: 500 }],
-    ["kind", { kind: "debit" }],
-    ["operation", { operation: "chat" }],
-    ["from", { from: FROM }],
-    ["to", { to: TO }],
-    ["from and to with a cursor", { from: FROM, to: TO, before: 500 }],
-    ["kind, operation, from and to", { kind: "debit", operation: "chat", from: FROM, to: TO }],
-  ])("%s: searches an index, never scans or sorts the history", async (_name, filter) => {
+  it.each(FILTERS.map((f) => [Object.keys(f).join(", ") || "no filter", f] as const))("%s: searches an index, never scans or sorts the history", async (_name, filter) => {
     const steps = await plan(filter);
     expect(steps.length).toBeGreaterThan(0);
     for (const step of steps) {
