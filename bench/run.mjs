@@ -5,9 +5,12 @@
 //   1. builds bench/worker.ts (the real app + /bench/ routes) with
 //      `wrangler deploy --dry-run --outdir bench/out -c bench/wrangler.bench.toml`;
 //   2. starts Miniflare (the one wrangler itself uses, so workerd matches wrangler) on 127.0.0.1 with
-//      D1 and Durable Object storage in a fresh temporary directory;
-//   3. applies migrations/*.sql, creates the naive_d1 tables, and seeds through the real API: a write
-//      key (created with the ADMIN_API_KEY binding), a price, and every account with its grant;
+//      D1 and Durable Object storage in a fresh temporary directory, and the history Queue (and its
+//      dead-letter queue) configured as in wrangler.toml; two D1 databases (DB, HISTORY_2) are bound and
+//      history goes to the shards BENCH_HISTORY_SHARDS names (default DB alone, as wrangler.toml);
+//   3. applies migrations/*.sql to both databases, creates the naive_d1 tables, and seeds through the
+//      real API: a write key (created with the ADMIN_API_KEY binding), a price, and every account with
+//      its grant;
 //   4. runs each scenario as a warm-up then a measured run, checking every response's status (any
 //      unexpected status, timeout or socket error other than a rare connection reset fails the bench:
 //      a debit bench full of 402s measures nothing), then audits the ledgers it debited;
@@ -18,7 +21,8 @@
 // Environment: BENCH_SECONDS (measured seconds per scenario, default 10), BENCH_CONNECTIONS (default 50),
 // BENCH_WARMUP_SECONDS (default 3), BENCH_GROWTH_ENTRIES (default 1000000), BENCH_PROFILE=0 (skip the
 // profiling variants), BENCH_PROFILE_SECONDS (default 5), BENCH_STORAGE=disk|tmpfs (default disk,
-// see below), BENCH_ONLY=name,name (run a subset; results.json is then not written).
+// see below), BENCH_USAGE_ENTRIES (default 1000000), BENCH_USAGE_REQUESTS (default 300),
+// BENCH_ONLY=name,name (run a subset; results.json is then not written).
 
 import autocannon from "autocannon";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -57,6 +61,32 @@ const CREDITS = 1_000_000_000_000;
 const SEED_CHUNK = 100_000;
 const LAG_SAMPLE_EVERY_MS = 50;
 const LAG_POLL_MS = 10;
+/** usage_1m: entries of its one account, over how many days, and how many timed GET …/usage. */
+const USAGE_ENTRIES = intEnv("BENCH_USAGE_ENTRIES", 1_000_000);
+const USAGE_DAYS = 400;
+const USAGE_REQUESTS = intEnv("BENCH_USAGE_REQUESTS", 300);
+/** history_lag_spread's offered load, debits/s over the 1,000 spread accounts. */
+const SPREAD_LAG_RATE = intEnv("BENCH_SPREAD_LAG_RATE", 400);
+/** Entries per synthetic history message (a large flush), and per call of /bench/history_seed. */
+const USAGE_PER_MESSAGE = 1000;
+const USAGE_PER_CALL = 20_000;
+/** How long history may take to reach D1 once a load has stopped before the bench gives up. */
+const DRAIN_DEADLINE_MS = 120_000;
+/** No history message consumed for this long (and nothing due from an object) counts as drained. */
+const QUIET_MS = 1500;
+
+// The history Queue and the D1 databases, as in wrangler.toml / bench/wrangler.bench.toml. Miniflare is
+// given them explicitly (start()); build() checks that wrangler's dry run accepts and binds the same.
+// BENCH_HISTORY_SHARDS: the history shards accounts are spread over. Default: the main database alone,
+// as wrangler.toml deploys; "DB,HISTORY_2" spreads them over two (each consumer batch then writes both).
+const HISTORY_SHARDS = (process.env.BENCH_HISTORY_SHARDS || "DB").split(",").map((s) => s.trim());
+const D1_DATABASES = { DB: "credence-bench", HISTORY_2: "credence-bench-history-2" };
+const HISTORY_QUEUE = "credence-history";
+const HISTORY_DLQ = "credence-history-dlq";
+const QUEUE_CONSUMERS = {
+  [HISTORY_QUEUE]: { maxBatchSize: 100, maxBatchTimeout: 0.5, maxRetries: 10, deadLetterQueue: HISTORY_DLQ },
+  [HISTORY_DLQ]: { maxBatchSize: 100, maxBatchTimeout: 5, maxRetries: 10 },
+};
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
 
@@ -84,7 +114,11 @@ function build() {
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
   if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
-  say(`built bench/out/worker.js in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // The dry run validates wrangler.bench.toml (queues included) and lists the bindings it would deploy.
+  const expected = [/env\.HISTORY \(credence-history\)\s+Queue/, /env\.HISTORY_2 \(.*\)\s+D1 Database/, /env\.HISTORY_SHARDS \(/];
+  const missing = expected.filter((re) => !re.test(r.stdout));
+  if (missing.length) throw new Error(`wrangler's dry run does not bind ${missing.join(", ")}:\n${r.stdout}`);
+  say(`built bench/out/worker.js in ${((Date.now() - started) / 1000).toFixed(1)} s (history Queue and ${HISTORY_SHARDS.length} history shards bound)`);
 }
 
 // ---- the workerd process: CPU and memory ----------------------------------------------------------
@@ -130,9 +164,32 @@ function systemBusyMs() {
   return ((user + nice + system + irq + softirq + steal) * 1000) / CLK_TCK;
 }
 
+/**
+ * fetch() that tries again when workerd closed the connection under it (it very occasionally resets
+ * keep-alive connections under load; see check()). Only for requests that are safe to repeat: reads,
+ * and debits carrying an Idempotency-Key (a repeat replays the first answer).
+ */
+let socketRetries = 0;
+async function fetchAgain(url, init, tries = 3) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      const code = err?.cause?.code;
+      if (attempt >= tries || !(err instanceof TypeError) || !["UND_ERR_SOCKET", "ECONNRESET", "EPIPE"].includes(code)) throw err;
+      socketRetries++;
+    }
+  }
+}
+
+/** The bench Worker's counters (bench/worker.ts, GET /bench/stats). */
+async function benchStats() {
+  const res = await fetchAgain(`${base}/bench/stats`);
+  return res.json();
+}
+
 async function alarmRuns() {
-  const res = await fetch(`${base}/bench/stats`);
-  return (await res.json()).alarm_runs;
+  return (await benchStats()).alarm_runs;
 }
 
 /** workerd's resident set and its peak so far, in MiB. */
@@ -177,14 +234,23 @@ async function start() {
     scriptPath: join(OUT_DIR, "worker.js"),
     compatibilityDate: "2026-04-01",
     compatibilityFlags: ["nodejs_compat"],
-    bindings: { CREDIT_DECIMALS: "2", ADMIN_API_KEY: ADMIN_KEY, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+    bindings: {
+      CREDIT_DECIMALS: "2",
+      HISTORY_SHARDS: HISTORY_SHARDS.join(","),
+      ADMIN_API_KEY: ADMIN_KEY,
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    },
     durableObjects: {
       LEDGER: { className: "AccountLedger", useSQLite: true },
       CEILING: { className: "BenchCeiling", useSQLite: true },
     },
-    d1Databases: { DB: "credence-bench" },
+    d1Databases: D1_DATABASES,
+    queueProducers: { HISTORY: { queueName: HISTORY_QUEUE } },
+    queueConsumers: QUEUE_CONSUMERS,
     cf: false, // a placeholder request.cf; never fetched from the network
     ...(process.env.BENCH_DEBUG ? { log: new Log(LogLevel.WARN) } : {}),
+    // BENCH_INSPECTOR_PORT: workerd's V8 inspector, for a CPU profile of the Worker's isolate.
+    ...(process.env.BENCH_INSPECTOR_PORT ? { inspectorPort: Number(process.env.BENCH_INSPECTOR_PORT) } : {}),
     // Fresh state each run, in stateDir (removed at the end).
     durableObjectsPersist: join(stateDir, "do"),
     d1Persist: join(stateDir, "d1"),
@@ -201,20 +267,24 @@ const NAIVE_SCHEMA = [
   "CREATE INDEX naive_entries_account ON naive_entries (account_id, id)",
 ];
 
+/** Every history shard gets the same migrations (the main database is shard one). */
 async function migrate() {
-  const db = await mf.getD1Database("DB");
   const files = readdirSync(join(ROOT, "migrations")).filter((f) => f.endsWith(".sql")).sort();
   let count = 0;
-  for (const file of files) {
-    const text = readFileSync(join(ROOT, "migrations", file), "utf8");
-    for (const statement of text.split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean)) {
-      await db.prepare(statement).run();
-      count++;
+  for (const shard of Object.keys(D1_DATABASES)) {
+    const db = await mf.getD1Database(shard);
+    for (const file of files) {
+      const text = readFileSync(join(ROOT, "migrations", file), "utf8");
+      for (const statement of text.split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean)) {
+        await db.prepare(statement).run();
+        count++;
+      }
     }
   }
+  const db = await mf.getD1Database("DB");
   for (const statement of NAIVE_SCHEMA) await db.prepare(statement).run();
   await db.prepare("INSERT INTO naive_balances (id, balance, updated_at) VALUES ('naive_1', ?, ?)").bind(CREDITS, Date.now()).run();
-  say(`applied ${files.length} migration file(s) (${count} statements) and the naive_d1 tables`);
+  say(`applied ${files.length} migration file(s) to ${Object.keys(D1_DATABASES).join(" and ")} (${count} statements) and the naive_d1 tables; history shards: ${HISTORY_SHARDS.join(",")}`);
 }
 
 // ---- the real API ---------------------------------------------------------------------------------
@@ -264,9 +334,11 @@ async function seed() {
     [200],
     "set price",
   );
-  const singles = ["debit_1", "hc_1", "quote_1", "lag_1", "growth_new", "growth_1m", "p_ledger_write", "p_reads", "p_three", "p_noidem", "p_noship_rpc", "p_debit_rpc", "p_debit_validated"];
-  await inParallel([...singles, ...SPREAD_IDS], 16, (id) => openAccount(id));
-  say(`seeded a write key, a price and ${singles.length + SPREAD_IDS.length} accounts through the API in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const singles = ["debit_1", "hc_1", "quote_1", "lag_1", "growth_new", "growth_1m", "usage_1m", "p_ledger_write", "p_reads", "p_three", "p_noidem", "p_noship_rpc", "p_debit_rpc", "p_debit_validated"];
+  // The 1,000 spread accounts only when a spread scenario runs (they take most of the seeding time).
+  const spread = !ONLY || ONLY.has("debit_spread") || ONLY.has("history_lag_spread") ? SPREAD_IDS : [];
+  await inParallel([...singles, ...spread], 16, (id) => openAccount(id));
+  say(`seeded a write key, a price and ${singles.length + spread.length} accounts through the API in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 // ---- load -----------------------------------------------------------------------------------------
@@ -279,7 +351,7 @@ const withKey = (req) => ({ ...req, headers: { ...req.headers, "idempotency-key"
  * status counts, and workerd's CPU over the run. `pairs`: the requests alternate hold (201) and
  * capture (200); rps counts pairs and latency is hold + capture.
  */
-async function load({ requests, seconds, expect, pairs = false, during, connections = CONNECTIONS }) {
+async function load({ requests, seconds, expect, pairs = false, during, connections = CONNECTIONS, rate }) {
   const latencies = [];
   const statuses = {};
   const holdTime = new Map();
@@ -296,6 +368,8 @@ async function load({ requests, seconds, expect, pairs = false, during, connecti
   const instance = autocannon({
     url: base,
     connections,
+    // A fixed offered load (requests/s over all connections) instead of as fast as answers come back.
+    ...(rate ? { overallRate: rate } : {}),
     duration: seconds,
     pipelining: 1,
     timeout: 30,
@@ -429,28 +503,39 @@ const post = (path, body, idem = true) => [
   { method: "POST", path, body: JSON.stringify(body), ...(idem ? { setupRequest: withKey } : {}) },
 ];
 const DEBIT = { amount: 1 };
+/** debit_spread's load: round-robin over the 1,000 accounts (each call starts where the last stopped). */
+let spreadNext = 0;
+const spreadDebits = () => [
+  {
+    method: "POST",
+    body: JSON.stringify(DEBIT),
+    setupRequest: (req) => withKey({ ...req, path: `/v1/accounts/${SPREAD_IDS[spreadNext++ % SPREAD_IDS.length]}/debits` }),
+  },
+];
 const QUOTE = { operation: "chat.bench", quantities: { input_tokens: 1200, output_tokens: 350, requests: 1 } };
 
-// ---- history lag: a debit's response to its entry in GET …/entries --------------------------------
+// ---- history lag: a debit's response to its entry in D1 ----------------------------------------------
+
+const seqOf = (entryId) => Number(entryId.slice(entryId.lastIndexOf("_") + 1));
 
 /**
  * Every LAG_SAMPLE_EVERY_MS one debit is sent outside the load (a fresh connection, so it waits in no
- * autocannon queue) and the time its response arrives is noted. One poller reads the newest entry in
- * D1 every LAG_POLL_MS (entries ship in seq order, each batch in one D1 transaction, so the newest seq
- * shipped covers every earlier one) and resolves every sample at or below it: lag = seen − answered.
- * A single poller keeps the probe's own load small (~1 GET per LAG_POLL_MS).
+ * autocannon queue) on the account `pick()` names, and the time its response arrives is noted. One
+ * poller asks `probe(pending)` every LAG_POLL_MS which of the pending samples ({account, seq}) have
+ * reached D1, and resolves those: lag = seen − answered. A single poller keeps the probe's own load small.
  */
-async function lagSampler(account, stopAt) {
+async function lagSampler(pick, stopAt, probe) {
   const samples = [];
-  const waiting = new Map(); // seq -> answered at
+  const waiting = new Map(); // `${account} ${seq}` -> { account, seq, answered }
   let sending = true;
   let failure = null;
   const sender = (async () => {
     const inFlight = [];
     while (Date.now() < stopAt) {
+      const account = pick();
       inFlight.push(
         (async () => {
-          const res = await fetch(`${base}/v1/accounts/${account}/debits`, {
+          const res = await fetchAgain(`${base}/v1/accounts/${account}/debits`, {
             method: "POST",
             headers: { ...authHeaders(), "idempotency-key": randomUUID() },
             body: JSON.stringify(DEBIT),
@@ -458,7 +543,8 @@ async function lagSampler(account, stopAt) {
           const answered = performance.now();
           const body = await res.json();
           if (res.status !== 201) throw new Error(`lag sample debit: HTTP ${res.status} ${JSON.stringify(body)}`);
-          waiting.set(Number(body.entry_id.slice(body.entry_id.lastIndexOf("_") + 1)), answered);
+          const seq = seqOf(body.entry_id);
+          waiting.set(`${account} ${seq}`, { account, seq, answered });
         })().catch((err) => {
           failure ??= err;
         }),
@@ -469,26 +555,228 @@ async function lagSampler(account, stopAt) {
     sending = false;
   })();
   const started = performance.now();
+  let probeRounds = 0;
+  let probeMs = 0;
   while (sending || waiting.size) {
     if (failure) throw failure;
-    const page = await fetch(`${base}/v1/accounts/${account}/entries?limit=1`, { headers: authHeaders() });
-    const data = await page.json();
-    if (page.status !== 200) throw new Error(`lag poll: HTTP ${page.status} ${JSON.stringify(data)}`);
-    const seen = performance.now();
-    const newest = data.data[0] ? Number(data.data[0].id.slice(data.data[0].id.lastIndexOf("_") + 1)) : 0;
-    for (const [seq, answered] of waiting) {
-      if (seq <= newest) {
-        samples.push(Math.max(0, seen - answered));
-        waiting.delete(seq);
+    if (waiting.size) {
+      const pending = [...waiting.values()];
+      const asked = performance.now();
+      const arrived = await probe(pending);
+      const seen = performance.now();
+      probeRounds++;
+      probeMs += seen - asked;
+      for (const sample of pending) {
+        if (!arrived(sample)) continue;
+        samples.push(Math.max(0, seen - sample.answered));
+        waiting.delete(`${sample.account} ${sample.seq}`);
       }
     }
-    if (performance.now() - started > 120_000) throw new Error(`${waiting.size} sampled entries not in D1 after 120 s`);
+    if (performance.now() - started > DRAIN_DEADLINE_MS) throw new Error(`${waiting.size} sampled entries not in D1 after ${DRAIN_DEADLINE_MS / 1000} s`);
     await sleep(LAG_POLL_MS);
   }
   await sender;
   if (failure) throw failure;
   samples.sort((a, b) => a - b);
-  return { samples: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples.at(-1) };
+  // probe_ms_mean: how long one poll took (a sample's lag is known to within about that plus LAG_POLL_MS).
+  return { samples: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples.at(-1), probe_rounds: probeRounds, probe_ms_mean: round(probeMs / Math.max(1, probeRounds), 1) };
+}
+
+/**
+ * One account, through the API: the newest entry of GET …/entries?limit=1. An account's flushes are
+ * sent in seq order, each written in one D1 transaction, so the newest seq shipped covers every earlier
+ * one (short of a redelivered message, which the counts in details.spread would show as retried).
+ */
+async function newestEntryProbe(pending) {
+  const account = pending[0].account;
+  const page = await fetchAgain(`${base}/v1/accounts/${account}/entries?limit=1`, { headers: authHeaders() });
+  const data = await page.json();
+  if (page.status !== 200) throw new Error(`lag poll: HTTP ${page.status} ${JSON.stringify(data)}`);
+  const newest = data.data[0] ? seqOf(data.data[0].id) : 0;
+  return (sample) => sample.seq <= newest;
+}
+
+/**
+ * Many accounts: each pending (account, seq) looked up exactly in every shard, by one bench route
+ * (POST /bench/history_probe: one D1 query per shard, in the Worker). Polling GET …/entries for a dozen
+ * accounts every 10 ms would add its own load to the figure, and Miniflare's D1 proxy from Node is
+ * itself too slow under load to time a sub-second lag.
+ */
+async function shardEntriesProbe(pending) {
+  const res = await fetchAgain(`${base}/bench/history_probe`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(pending.map((p) => [p.account, p.seq])),
+  });
+  const found = await res.json();
+  if (res.status !== 200) throw new Error(`history_probe: HTTP ${res.status} ${JSON.stringify(found)}`);
+  const seen = new Set(found.map(([a, s]) => `${a} ${s}`));
+  return (sample) => seen.has(`${sample.account} ${sample.seq}`);
+}
+
+// ---- history through the Queue: drained, counted -------------------------------------------------
+
+/**
+ * Waits until history has stopped flowing: no message consumed, no D1 write and no ledger alarm for
+ * QUIET_MS (an object flushes FLUSH_DELAY_MS = 200 ms after a change; the Queue delivers within
+ * max_batch_timeout = 0.5 s). Returns the counters then.
+ */
+async function quiesce(what) {
+  const started = Date.now();
+  let last = await benchStats();
+  let quietSince = Date.now();
+  for (;;) {
+    await sleep(250);
+    const now = await benchStats();
+    if (now.history_messages !== last.history_messages || now.d1_write_batches !== last.d1_write_batches || now.alarm_runs !== last.alarm_runs) {
+      quietSince = Date.now();
+      last = now;
+    } else if (Date.now() - quietSince >= QUIET_MS) return now;
+    if (Date.now() - started > DRAIN_DEADLINE_MS) throw new Error(`history still flowing ${DRAIN_DEADLINE_MS / 1000} s after ${what}`);
+  }
+}
+
+/** ledger_entries rows of the spread accounts, over every shard. */
+async function spreadEntriesInD1() {
+  let n = 0;
+  for (const shard of Object.keys(D1_DATABASES)) {
+    const db = await mf.getD1Database(shard);
+    const row = await db.prepare("SELECT count(*) AS n FROM ledger_entries WHERE account_id >= 'spread_' AND account_id < 'spread`'").first();
+    n += row.n;
+  }
+  return n;
+}
+
+/** Polls until `count()` reaches `target` (or the deadline); returns the count and how long it took. */
+async function waitForCount(count, target, what) {
+  const started = performance.now();
+  for (;;) {
+    const n = await count();
+    if (n >= target) return { count: n, ms: round(performance.now() - started, 0) };
+    if (performance.now() - started > DRAIN_DEADLINE_MS) throw new Error(`${what}: ${n} of ${target} entries in D1 after ${DRAIN_DEADLINE_MS / 1000} s`);
+    await sleep(50);
+  }
+}
+
+const delta = (after, before) => after - before;
+
+/** The consumer's counters between two /bench/stats snapshots. */
+function statsDelta(after, before) {
+  const byDatabase = {};
+  for (const [name, d] of Object.entries(after.consumer_d1.byDatabase)) {
+    const b = before.consumer_d1.byDatabase[name] ?? { writes: 0, statements: 0, batchMs: 0 };
+    const writes = d.writes - b.writes;
+    byDatabase[name] = { writes, statements: d.statements - b.statements, batch_ms_mean: round((d.batchMs - b.batchMs) / Math.max(1, writes), 1) };
+  }
+  return {
+    d1_write_batches: delta(after.d1_write_batches, before.d1_write_batches),
+    d1_statements: delta(after.consumer_d1.statements, before.consumer_d1.statements),
+    d1_by_database: byDatabase,
+    queue_batches: delta(after.history_batches, before.history_batches),
+    history_messages: delta(after.history_messages, before.history_messages),
+    history_retried: delta(after.history_retried, before.history_retried),
+    dead_letter_messages: delta(after.dead_letter_messages, before.dead_letter_messages),
+    alarm_runs: delta(after.alarm_runs, before.alarm_runs),
+    // Per message, on delivery: time in the Queue, and age of its newest entry (flush delay + Queue).
+    queue_wait_ms_mean: round(delta(after.queue_wait_ms_sum, before.queue_wait_ms_sum) / Math.max(1, delta(after.history_messages, before.history_messages)), 0),
+    entry_age_ms_mean: round(delta(after.entry_age_ms_sum, before.entry_age_ms_sum) / Math.max(1, delta(after.entry_messages, before.entry_messages)), 0),
+    object_d1_writes: delta(after.object_d1.writes, before.object_d1.writes),
+    object_d1_reads: delta(after.object_d1.reads, before.object_d1.reads),
+  };
+}
+
+// ---- usage over a million entries ------------------------------------------------------------------
+
+const dayOf = (ms) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * The size of a D1 database as SQLite counts it, page_count × page_size. D1 refuses PRAGMA page_count
+ * (SQLITE_AUTH); every D1 result's meta.size_after is that same figure (workerd's databaseSize).
+ */
+async function databaseBytes(binding) {
+  const db = await mf.getD1Database(binding);
+  const { meta } = await db.prepare("SELECT 1").all();
+  if (!Number.isFinite(meta?.size_after)) throw new Error(`D1 ${binding}: no size_after in ${JSON.stringify(meta)}`);
+  return meta.size_after;
+}
+
+/**
+ * One account with USAGE_ENTRIES debit entries over USAGE_DAYS days and five operations, written by the
+ * real consumer (POST /bench/history_seed → consumeHistory, messages of USAGE_PER_MESSAGE entries), so
+ * ledger_entries and usage_daily are filled as production fills them. Then USAGE_REQUESTS sequential
+ * GET …/usage?granularity=day over the whole span. Also: bytes per entry in the shard.
+ */
+async function usageScenario(account) {
+  await quiesce("seeding");
+  const main = await mf.getD1Database("DB");
+  const dir = await main.prepare("SELECT history_shard AS shard, last_seq AS last FROM accounts WHERE id = ?").bind(account).first();
+  if (!dir) throw new Error(`usage_1m: ${account} has no directory row`);
+  const shard = dir.shard;
+  const shardDb = await mf.getD1Database(shard);
+  const entriesBefore = (await shardDb.prepare("SELECT count(*) AS n FROM ledger_entries").first()).n;
+  const bytesBefore = await databaseBytes(shard);
+  const now = Date.now();
+  const fromMs = now - USAGE_DAYS * 86_400_000;
+  const firstSeq = dir.last + 1;
+  const started = Date.now();
+  for (let done = 0; done < USAGE_ENTRIES; done += USAGE_PER_CALL) {
+    const count = Math.min(USAGE_PER_CALL, USAGE_ENTRIES - done);
+    const res = await fetch(`${base}/bench/history_seed/${account}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ first_seq: firstSeq + done, count, per_message: USAGE_PER_MESSAGE, from_ms: fromMs, to_ms: now, total: USAGE_ENTRIES, first_total_seq: firstSeq }),
+    });
+    const out = await res.json();
+    if (res.status !== 200) throw new Error(`history_seed: HTTP ${res.status} ${JSON.stringify(out)}`);
+  }
+  const seedSeconds = (Date.now() - started) / 1000;
+  const entriesAfter = (await shardDb.prepare("SELECT count(*) AS n FROM ledger_entries").first()).n;
+  const bytesAfter = await databaseBytes(shard);
+  const written = entriesAfter - entriesBefore;
+  if (written !== USAGE_ENTRIES) throw new Error(`usage_1m: ${written} entries written, expected ${USAGE_ENTRIES}`);
+  const usageRows = (await shardDb.prepare("SELECT count(*) AS n, sum(count) AS c FROM usage_daily WHERE account_id = ?").bind(account).first());
+  const fixture = {
+    account,
+    shard,
+    entries: written,
+    days: USAGE_DAYS,
+    operations: 5,
+    usage_daily_rows: usageRows.n,
+    usage_daily_count: usageRows.c,
+    seed_seconds: round(seedSeconds, 1),
+    shard_bytes_before: bytesBefore,
+    shard_bytes_after: bytesAfter,
+  };
+  details.history_bytes_per_entry = round((bytesAfter - bytesBefore) / written, 1);
+  say(`seeded ${account} with ${written} entries over ${USAGE_DAYS} days through consumeHistory in ${seedSeconds.toFixed(1)} s: ${usageRows.n} usage_daily rows; ${shard} grew ${((bytesAfter - bytesBefore) / 2 ** 20).toFixed(1)} MiB = ${details.history_bytes_per_entry} bytes per entry`);
+
+  const path = `/v1/accounts/${account}/usage?from=${dayOf(fromMs)}&to=${dayOf(now)}&granularity=day`;
+  const first = await call("GET", path, { key: writeKey, idem: false });
+  if (first.status === 404 && /No route/.test(first.body?.error?.message ?? "")) {
+    say(`usage_1m: GET /v1/accounts/{id}/usage is not in this build (404 No route): usage_1m_ms is null`);
+    return { ...fixture, route: "missing", p50: null, p99: null };
+  }
+  if (first.status !== 200) throw new Error(`usage_1m: HTTP ${first.status} ${JSON.stringify(first.body)}`);
+  const rows = first.body.data ?? [];
+  const counted = rows.reduce((sum, r) => sum + Number(r.count ?? 0), 0);
+  const times = [];
+  for (let i = 0; i < USAGE_REQUESTS; i++) {
+    const t0 = performance.now();
+    const res = await fetch(base + path, { headers: authHeaders() });
+    const text = await res.text();
+    const ms = performance.now() - t0;
+    if (res.status !== 200) throw new Error(`usage_1m request ${i}: HTTP ${res.status} ${text.slice(0, 300)}`);
+    times.push(ms);
+  }
+  times.sort((a, b) => a - b);
+  const r = { ...fixture, route: "ok", requests: USAGE_REQUESTS, rows: rows.length, count_in_answer: counted, p50: percentile(times, 50), p99: percentile(times, 99), max: times.at(-1) };
+  say(`usage_1m: ${USAGE_REQUESTS} sequential GET …/usage (${rows.length} rows, Σ count ${counted}): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+  if (counted !== USAGE_ENTRIES) {
+    const line = `usage_1m: the answer's counts add up to ${counted}, not ${USAGE_ENTRIES} (paged, or a day range cut short?)`;
+    warnings.push(line);
+    say(`  WARNING ${line}`);
+  }
+  return r;
 }
 
 // ---- growth: a 1,000,000-entry account ------------------------------------------------------------
@@ -568,17 +856,32 @@ async function main() {
     pairs: true,
   });
   await scenario("quote", { requests: post("/v1/accounts/quote_1/quote", QUOTE, false), expect: [200] });
-  let spreadNext = 0;
-  await scenario("debit_spread", {
-    requests: [
-      {
-        method: "POST",
-        body: JSON.stringify(DEBIT),
-        setupRequest: (req) => withKey({ ...req, path: `/v1/accounts/${SPREAD_IDS[spreadNext++ % SPREAD_IDS.length]}/debits` }),
-      },
-    ],
-    expect: [201],
-  });
+  // Round-robin over the 1,000 accounts. Around it: the D1 write transactions the history consumer made
+  // for the scenario's debits (warm-up and measured run), counted once all of them are in D1.
+  if (!ONLY || ONLY.has("debit_spread")) {
+    const before = { stats: await quiesce("seeding and the scenarios before debit_spread"), entries: await spreadEntriesInD1() };
+    const spread = await scenario("debit_spread", { requests: spreadDebits(), expect: [201] });
+    const answered = (spread.warmup.statuses["201"] ?? 0) + (spread.statuses["201"] ?? 0);
+    const inD1 = await waitForCount(spreadEntriesInD1, before.entries + answered, "debit_spread");
+    const after = await quiesce("debit_spread");
+    const entries = (await spreadEntriesInD1()) - before.entries;
+    const counts = statsDelta(after, before.stats);
+    details.spread = {
+      debits_answered_201: answered,
+      debits_sent: spread.warmup.sent + spread.sent,
+      // Every debit that executed, answered or not (a request in flight when the load stopped may have).
+      debits_in_d1: entries,
+      drained_ms_after_load: inD1.ms,
+      ...counts,
+      messages_per_debit: round(counts.history_messages / Math.max(1, entries), 3),
+      messages_per_queue_batch: round(counts.history_messages / Math.max(1, counts.queue_batches), 1),
+      d1_writes_per_queue_batch: round(counts.d1_write_batches / Math.max(1, counts.queue_batches), 2),
+      d1_writes_per_1000_debits: round((counts.d1_write_batches / Math.max(1, entries)) * 1000, 2),
+    };
+    const d = details.spread;
+    say(`  ${entries} debits reached D1 (${answered} answered 201) ${inD1.ms} ms after the load: ${d.history_messages} messages in ${d.queue_batches} queue batches, ${d.d1_write_batches} D1 write transactions = ${d.d1_writes_per_1000_debits} per 1,000 debits; retried ${d.history_retried}; object D1 calls ${d.object_d1_writes + d.object_d1_reads}`);
+    if (d.object_d1_writes || d.object_d1_reads) failures.push(`debit_spread: the ledger objects used D1 (${d.object_d1_writes} writes, ${d.object_d1_reads} reads); history must go through the Queue`);
+  }
   await scenario("naive_d1", { requests: post("/bench/naive_d1/naive_1", DEBIT), expect: [201] });
   if (!ONLY || ONLY.has("webhook_storm")) {
     details.webhook_storm = await webhookStorm({ base, db: await mf.getD1Database("DB"), secret: WEBHOOK_SECRET, admin: ADMIN_KEY, say });
@@ -588,16 +891,35 @@ async function main() {
 
   // History lag: first with nothing else running (the floor), then under the debit load.
   if (!ONLY || ONLY.has("history_lag")) {
-    details.history_lag_idle = await lagSampler("lag_1", Date.now() + 3000);
+    details.history_lag_idle = await lagSampler(() => "lag_1", Date.now() + 3000, newestEntryProbe);
     const idle = details.history_lag_idle;
     say(`history lag, no load, ${idle.samples} debits: p50 ${idle.p50.toFixed(0)} ms, p99 ${idle.p99.toFixed(0)} ms`);
   }
   const lag = await scenario("history_lag", {
     requests: post("/v1/accounts/lag_1/debits", DEBIT),
     expect: [201],
-    during: () => lagSampler("lag_1", Date.now() + SECONDS * 1000 - 500),
+    during: () => lagSampler(() => "lag_1", Date.now() + SECONDS * 1000 - 500, newestEntryProbe),
   });
   if (lag) say(`  history lag over ${lag.side.samples} sampled debits: p50 ${lag.side.p50.toFixed(0)} ms, p99 ${lag.side.p99.toFixed(0)} ms, max ${lag.side.max.toFixed(0)} ms`);
+
+  // The same under spread load: debit_spread's load over the 1,000 accounts, and every 50 ms one debit
+  // on a random spread account, found in its shard.
+  const lagSpreadBefore = !ONLY || ONLY.has("history_lag_spread") ? await quiesce("the scenarios before history_lag_spread") : null;
+  // At a fixed offered rate below what debit_spread reaches: at saturation every queue in the one
+  // workerd process (HTTP, alarms, the Queue broker's timers) grows without bound and any latency
+  // measures that backlog, not the pipeline. The rate is in results.details.json.
+  const lagSpread = await scenario("history_lag_spread", {
+    rate: SPREAD_LAG_RATE,
+    requests: spreadDebits(),
+    expect: [201],
+    during: () => lagSampler(() => SPREAD_IDS[Math.floor(Math.random() * SPREAD_IDS.length)], Date.now() + SECONDS * 1000 - 500, shardEntriesProbe),
+  });
+  if (lagSpread) {
+    details.history_lag_spread = statsDelta(await quiesce("history_lag_spread"), lagSpreadBefore);
+    const h = details.history_lag_spread;
+    say(`  while it ran, per history message: ${h.entry_age_ms_mean} ms from its newest entry to the consumer, of which ${h.queue_wait_ms_mean} ms in the Queue; ${h.history_messages} messages in ${h.queue_batches} batches, D1 batch ${JSON.stringify(h.d1_by_database)}`);
+  }
+  if (lagSpread) say(`  spread history lag over ${lagSpread.side.samples} sampled debits: p50 ${lagSpread.side.p50.toFixed(0)} ms, p99 ${lagSpread.side.p99.toFixed(0)} ms, max ${lagSpread.side.max.toFixed(0)} ms (one probe: ${lagSpread.side.probe_ms_mean} ms)`);
 
   // Growth.
   let growthSeed = null;
@@ -649,6 +971,9 @@ async function main() {
   for (const account of ["lag_1", "hc_1"]) if (!debitTally.has(account)) await audit(account);
   say(`audit: ${Object.entries(details.audit).map(([id, a]) => `${id} ${a.ok ? "ok" : "FAILED"}`).join(", ")}`);
 
+  // Usage over a million entries of one account, and the bytes an entry takes in its shard.
+  if (!ONLY || ONLY.has("usage_1m")) details.usage_1m = await usageScenario("usage_1m");
+
   return { lag, growthSeed };
 }
 
@@ -657,7 +982,7 @@ async function main() {
 function writeResults() {
   const s = details.scenarios;
   const pick = (r) => ({ rps: Math.round(r.rps), p50_ms: round(r.p50_ms), p99_ms: round(r.p99_ms) });
-  const scenarios = Object.fromEntries(Object.entries(s).filter(([n]) => n !== "history_lag").map(([n, r]) => [n, pick(r)]));
+  const scenarios = Object.fromEntries(Object.entries(s).filter(([n]) => n !== "history_lag" && n !== "history_lag_spread").map(([n, r]) => [n, pick(r)]));
   // The single-connection growth runs growth_p50 is computed from.
   for (const [account, r] of Object.entries(details.growth_serial ?? {})) scenarios[`${account}_1conn`] = { rps: Math.round(r.rps), p50_ms: round(r.p50_ms, 3), p99_ms: round(r.p99_ms) };
   const ratio = (a, b) => (a && b ? round(a / b, 3) : null);
@@ -686,6 +1011,17 @@ function writeResults() {
       growth_p50: ratio(details.growth_serial?.growth_1m?.p50_ms, details.growth_serial?.growth_new?.p50_ms),
     },
     history_lag_ms: { p50: s.history_lag ? round(s.history_lag.side.p50, 0) : null, p99: s.history_lag ? round(s.history_lag.side.p99, 0) : null },
+    spread: {
+      d1_writes_per_1000_debits: details.spread?.d1_writes_per_1000_debits ?? null,
+      history_lag_ms: {
+        p50: s.history_lag_spread ? round(s.history_lag_spread.side.p50, 0) : null,
+        p99: s.history_lag_spread ? round(s.history_lag_spread.side.p99, 0) : null,
+      },
+    },
+    usage_1m_ms: {
+      p50: details.usage_1m?.p50 == null ? null : round(details.usage_1m.p50),
+      p99: details.usage_1m?.p99 == null ? null : round(details.usage_1m.p99),
+    },
   };
   return results;
 }
@@ -716,7 +1052,7 @@ function table(results) {
   }
   say();
   const r = results.ratios;
-  const target = (label, value, ok) => say(`${label.padEnd(36)} ${value === null ? "n/a" : value}${value === null ? "" : ok(value) ? "   ok" : "   MISSED"}`);
+  const target = (label, value, ok) => say(`${label.padEnd(44)} ${value === null ? "n/a" : value}${value === null ? "" : ok(value) ? "   ok" : "   MISSED"}`);
   target("debit_vs_do_write_ceiling (≥ 0.85)", r.debit_vs_do_write_ceiling, (v) => v >= 0.85);
   target("debit_vs_do_ceiling", r.debit_vs_do_ceiling, () => true);
   target("debit_vs_noop", r.debit_vs_noop, () => true);
@@ -728,6 +1064,13 @@ function table(results) {
     target("debit p99 / do_write_ceiling p99 (≤ 2)", v, (x) => x <= 2);
   }
   if (results.history_lag_ms.p99 !== null) target("history lag p99 ms (≤ 1000)", results.history_lag_ms.p99, (v) => v <= 1000);
+  const sp = results.spread;
+  target("spread.d1_writes_per_1000_debits (≤ 20)", sp.d1_writes_per_1000_debits, (v) => v <= 20);
+  if (sp.history_lag_ms.p50 !== null) target("spread.history_lag_ms p50", sp.history_lag_ms.p50, () => true);
+  target("spread.history_lag_ms p99 (≤ 1000)", sp.history_lag_ms.p99, (v) => v <= 1000);
+  target("usage_1m_ms p50 (well under 50)", results.usage_1m_ms.p50, (v) => v < 50);
+  target("usage_1m_ms p99 (well under 50)", results.usage_1m_ms.p99, (v) => v < 50);
+  if (details.history_bytes_per_entry != null) say(`history bytes per entry (shard, 1M-entry fixture): ${details.history_bytes_per_entry}`);
   say("memory (workerd RSS, MiB): " + details.memory.map((m) => `${m.at}: ${m.rss_mib}`).join("; "));
 }
 
@@ -735,6 +1078,7 @@ let exitCode = 0;
 try {
   const out = await main();
   details.growth_seed = out.growthSeed;
+  if (socketRetries) warnings.push(`${socketRetries} probe/stats/sample request(s) repeated after workerd closed their connection`);
   details.warnings = warnings;
   details.config = {
     storage: STORAGE,
@@ -746,6 +1090,11 @@ try {
     growth_serial_seconds: GROWTH_SERIAL_SECONDS,
     spread_accounts: SPREAD_ACCOUNTS,
     credits_per_account: CREDITS,
+    history_shards: HISTORY_SHARDS,
+    queue_consumers: QUEUE_CONSUMERS,
+    usage_entries: USAGE_ENTRIES,
+    usage_days: USAGE_DAYS,
+    usage_requests: USAGE_REQUESTS,
   };
   details.growth_loaded_p50_ratio = details.scenarios.growth_1m && details.scenarios.growth_new ? round(details.scenarios.growth_1m.p50_ms / details.scenarios.growth_new.p50_ms, 3) : null;
   details.growth_loaded_rps_ratio = details.scenarios.growth_1m && details.scenarios.growth_new ? round(details.scenarios.growth_1m.rps / details.scenarios.growth_new.rps, 3) : null;
@@ -763,6 +1112,7 @@ try {
   }
 } catch (err) {
   process.stderr.write(`\nbench failed: ${err instanceof Error ? err.message : err}\n`);
+  if (err instanceof Error && (err.cause || process.env.BENCH_DEBUG)) process.stderr.write(`${err.stack}\n${err.cause ? `cause: ${err.cause?.stack ?? err.cause}\n` : ""}`);
   exitCode = 1;
 } finally {
   if (mf) await mf.dispose().catch(() => {});

@@ -9,7 +9,14 @@
 //                                      conditional UPDATE of a balance row + an INSERT of a history row
 //   POST /bench/seed_journal/{id}      bulk-inserts journal (and idempotency) rows into that account's
 //                                      object, for the growth scenario (see AccountLedger below)
-//   GET  /bench/stats                  how many ledger alarms (history shipping) have run so far
+//   GET  /bench/stats                  counters since the isolate started: ledger alarm runs (history
+//                                      shipping), history Queue batches and messages consumed, D1 write
+//                                      transactions made while consuming (per database), and any D1 use
+//                                      by the ledger objects (there should be none)
+//   POST /bench/history_probe          which of the given [account, seq] pairs are in D1 (every history shard,
+//                                      one query each): the spread lag probe
+//   POST /bench/history_seed/{id}      writes synthetic history for that account through the real Queue
+//                                      consumer (consumeHistory with HistoryMessage bodies), for usage_1m
 //   GET  /bench/audit/{id}             the object's own audit(): Σ journal and balance, after the load
 //   profiling variants (same object class, same RPC, parts of the real route taken away):
 //   GET  /bench/p/auth                          authenticate() only (SHA-256 + isolate cache), then a constant
@@ -27,11 +34,149 @@ import { AccountLedger as ProductLedger } from "../durable-objects/account-ledge
 import type { AccountRecord, LedgerStore } from "../durable-objects/store/store";
 import { ChargeBody } from "../workers/api/schemas";
 import { createApp } from "../workers/app";
+import { shardDb, shardNames } from "../workers/db/shards";
 import { chargeOf, priceCharge } from "../workers/catalog/prices";
 import type { Env } from "../workers/env";
 import { authenticate } from "../workers/http/auth";
 import { sha256Hex } from "../workers/http/crypto";
 import { send } from "../workers/http/send";
+import { HISTORY_QUEUE, HISTORY_DEAD_LETTER_QUEUE, handleQueue } from "../workers/queue";
+import { consumeHistory } from "../workers/queue/history-consumer";
+import type { EntryRow, HistoryMessage } from "../workers/queue/history-message";
+
+// ---- counting D1 use ------------------------------------------------------------------------------
+
+/**
+ * D1 use through one env, by database: `writes` are transactions that may write (each batch(), each
+ * exec(), each run() of a prepared statement: D1 commits each as one transaction), `reads` are
+ * first()/all()/raw() of a statement outside a batch, `statements` the statements inside batches.
+ */
+interface D1Tally {
+  writes: number;
+  reads: number;
+  statements: number;
+  /** Wall time the batch() calls took, ms (D1's single writer per database is what bounds it). */
+  batchMs: number;
+  byDatabase: Record<string, { writes: number; reads: number; statements: number; batchMs: number }>;
+}
+
+const newTally = (): D1Tally => ({ writes: 0, reads: 0, statements: 0, batchMs: 0, byDatabase: {} });
+
+/** While the history Queue's consumer runs. */
+const consumerD1 = newTally();
+/** While the dead-letter queue's consumer runs (it records what the history consumer gave up on). */
+const deadLetterD1 = newTally();
+/** Made by the ledger objects: the objects hand history to the Queue and must not touch D1 at all. */
+const objectD1 = newTally();
+
+function bump(tally: D1Tally, database: string, what: "writes" | "reads" | "statements" | "batchMs", n = 1): void {
+  tally[what] += n;
+  const db = (tally.byDatabase[database] ??= { writes: 0, reads: 0, statements: 0, batchMs: 0 });
+  db[what] += n;
+}
+
+/** A proxy's target, so that batch() hands the real statements to D1. */
+const proxied = new WeakMap<object, object>();
+const unwrap = <T extends object>(value: T): T => (proxied.get(value) as T | undefined) ?? value;
+
+/** Calls on the real object (D1's classes may keep private state that a Proxy `this` cannot reach). */
+function forward(target: object, prop: string | symbol): unknown {
+  const value = Reflect.get(target, prop, target);
+  return typeof value === "function" ? value.bind(target) : value;
+}
+
+function countingStatement(statement: D1PreparedStatement, database: string, tally: D1Tally): D1PreparedStatement {
+  const proxy = new Proxy(statement, {
+    get(target, prop) {
+      if (prop === "bind") return (...args: unknown[]) => countingStatement(target.bind(...args), database, tally);
+      if (prop === "run") bump(tally, database, "writes");
+      else if (prop === "first" || prop === "all" || prop === "raw") bump(tally, database, "reads");
+      return forward(target, prop);
+    },
+  });
+  proxied.set(proxy, statement);
+  return proxy;
+}
+
+function countingD1(db: D1Database, database: string, tally: D1Tally): D1Database {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === "prepare") return (query: string) => countingStatement(target.prepare(query), database, tally);
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) => {
+          bump(tally, database, "writes");
+          bump(tally, database, "statements", statements.length);
+          const started = Date.now(); // advances across I/O, which a D1 call is
+          const done = () => bump(tally, database, "batchMs", Date.now() - started);
+          const result = target.batch(statements.map(unwrap));
+          result.then(done, done);
+          return result;
+        };
+      }
+      if (prop === "exec") bump(tally, database, "writes");
+      // withSession(), dump() …: not used by the history path; counted as reads so that any use shows.
+      else if (typeof prop === "string" && prop !== "then" && typeof (target as unknown as Record<string, unknown>)[prop] === "function") {
+        bump(tally, database, "reads");
+      }
+      return forward(target, prop);
+    },
+  });
+}
+
+const isD1 = (value: unknown): value is D1Database =>
+  typeof value === "object" && value !== null && typeof (value as D1Database).batch === "function" && typeof (value as D1Database).prepare === "function";
+
+/** The same env with every D1 binding counted into `tally`. */
+function countingEnv<E extends object>(env: E, tally: D1Tally): E {
+  const wrapped = new Map<string, D1Database>();
+  return new Proxy(env, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof prop !== "string" || !isD1(value)) return value;
+      let db = wrapped.get(prop);
+      if (!db) wrapped.set(prop, (db = countingD1(value, prop, tally)));
+      return db;
+    },
+  });
+}
+
+/** What the Queue handler has consumed. */
+const queueStats = {
+  history_batches: 0,
+  history_messages: 0,
+  history_retried: 0,
+  dead_letter_batches: 0,
+  dead_letter_messages: 0,
+  /** Σ over history messages of (delivered to queue() − sent by the object): time in the Queue. */
+  queue_wait_ms_sum: 0,
+  /** Σ over history messages of (delivered − created_at of its newest entry): the object's flush delay plus the Queue. */
+  entry_age_ms_sum: 0,
+  /** Messages that carried entries (entry_age_ms_sum is over these). */
+  entry_messages: 0,
+};
+
+/** The batch with each message's retry() counted (a retried message is delivered, and written, again). */
+function countingBatch(batch: MessageBatch<unknown>): MessageBatch<unknown> {
+  const countRetry = (n: number) => {
+    if (batch.queue === HISTORY_QUEUE) queueStats.history_retried += n;
+  };
+  const messages = batch.messages.map(
+    (message) =>
+      new Proxy(message, {
+        get(target, prop) {
+          if (prop === "retry") return (options?: QueueRetryOptions) => (countRetry(1), target.retry(options));
+          return forward(target, prop);
+        },
+      }),
+  );
+  return new Proxy(batch, {
+    get(target, prop) {
+      if (prop === "messages") return messages;
+      if (prop === "retryAll") return (options?: QueueRetryOptions) => (countRetry(messages.length), target.retryAll(options));
+      return forward(target, prop);
+    },
+  });
+}
 
 /**
  * The product's AccountLedger plus bench-only hooks. `benchSeed` plays the part of vitest's
@@ -41,6 +186,11 @@ import { send } from "../workers/http/send";
  * is inherited as is, so the real routes run the real code.
  */
 export class AccountLedger extends ProductLedger {
+  constructor(ctx: DurableObjectState, env: Env) {
+    // Every D1 call the object makes is counted (GET /bench/stats → object_d1): it should make none.
+    super(ctx, countingEnv(env, objectD1));
+  }
+
   /**
    * Appends `count` debit entries (and, if asked, `count` idempotency keys, as an account that made
    * that many debits within the retention window would hold), preceded by one grant entry of `count`
@@ -205,7 +355,70 @@ async function naiveDebit(request: Request, env: BenchEnv, id: string): Promise<
   return json({ entry_id: `naive_${inserted?.results[0]?.id}`, cost: amount, balance }, 201);
 }
 
-const WITH_ID = ["naive_d1", "seed_journal", "audit", "p/ledger_write", "p/ledger_reads_write", "p/ledger_three_writes", "p/debit_rpc_noidem", "p/debit_rpc", "p/debit_validated"];
+/** A few operations with the quantities a metered request of each would carry. */
+const SEED_OPERATIONS: [string, string][] = [
+  ["chat.completions", '{"input_tokens":1200,"output_tokens":350}'],
+  ["chat.embeddings", '{"input_tokens":800}'],
+  ["images.generate", '{"images":1}'],
+  ["audio.transcribe", '{"seconds":42}'],
+  ["search.query", '{"requests":1}'],
+];
+
+/**
+ * usage_1m's fixture: `count` debit entries of the account, seqs from `first_seq`, created evenly from
+ * `from_ms` to `to_ms`, the operations taking turns, written by the real consumer (consumeHistory) as
+ * HistoryMessage bodies of `per_message` entries each, all in one consumer batch per call — so
+ * ledger_entries and usage_daily are filled exactly as production fills them. The account's shard is
+ * the one its directory row names. Goes through the raw env: these writes are not part of the counts.
+ */
+async function historySeed(request: Request, env: BenchEnv, id: string): Promise<Response> {
+  const body = (await readJson(request)) as { first_seq: number; count: number; per_message: number; from_ms: number; to_ms: number; total: number; first_total_seq: number };
+  const row = await env.DB.prepare("SELECT history_shard, time_zone FROM accounts WHERE id = ?").bind(id).first<{ history_shard: string; time_zone: string | null }>();
+  if (!row) return json({ error: { type: "not_found", message: `no directory row for ${id}` } }, 404);
+  // Entry i of the whole fixture (0-based) is created at from + i·step, whatever call writes it.
+  const step = (body.to_ms - body.from_ms) / Math.max(1, body.total - 1);
+  const messages: HistoryMessage[] = [];
+  for (let done = 0; done < body.count; done += body.per_message) {
+    const entries: EntryRow[] = [];
+    for (let k = done; k < Math.min(body.count, done + body.per_message); k++) {
+      const seq = body.first_seq + k;
+      const i = seq - body.first_total_seq;
+      const [operation, quantities] = SEED_OPERATIONS[i % SEED_OPERATIONS.length] as [string, string];
+      const amount = 1 + (i % 7);
+      entries.push([seq, "debit", -amount, 1_000_000_000_000 - i * 4, operation, quantities, null, null, null, null, `{"request_id":"req_${seq.toString(36)}"}`, Math.round(body.from_ms + i * step)]);
+    }
+    messages.push({ v: 1, shard: row.history_shard, account: { id, time_zone: row.time_zone }, entries, events: [], directory: null });
+  }
+  let retried = 0;
+  const now = new Date();
+  const batch = {
+    queue: HISTORY_QUEUE,
+    messages: messages.map((m, i) => ({ id: `seed_${body.first_seq}_${i}`, timestamp: now, body: m, attempts: 1, ack() {}, retry() { retried++; } })),
+    ackAll() {},
+    retryAll() { retried += messages.length; },
+  } as unknown as MessageBatch<unknown>;
+  const outcome = await consumeHistory(batch, env);
+  if (retried) return json({ error: { type: "seed_failed", message: `${retried} message(s) not written` }, outcome }, 500);
+  return json({ shard: row.history_shard, messages: messages.length, ...outcome });
+}
+
+/** Which of the posted [account, seq] pairs have reached D1, looked up exactly in every history shard. */
+async function historyProbe(request: Request, env: BenchEnv): Promise<Response> {
+  const pairs = JSON.stringify(await readJson(request));
+  const found: [string, number][] = [];
+  await Promise.all(
+    shardNames(env.HISTORY_SHARDS).map(async (shard) => {
+      const { results } = await shardDb(env, shard)
+        .prepare("SELECT e.account_id AS a, e.seq AS s FROM json_each(?1) AS j JOIN ledger_entries e ON e.account_id = j.value ->> 0 AND e.seq = j.value ->> 1")
+        .bind(pairs)
+        .all<{ a: string; s: number }>();
+      for (const row of results) found.push([row.a, row.s]);
+    }),
+  );
+  return json(found);
+}
+
+const WITH_ID = ["naive_d1", "seed_journal", "history_seed", "audit", "p/ledger_write", "p/ledger_reads_write", "p/ledger_three_writes", "p/debit_rpc_noidem", "p/debit_rpc", "p/debit_validated"];
 const DEBIT_ONE = { amount: 1, operation: null, quantities: null, description: null, metadata: null };
 
 async function benchRoute(request: Request, env: BenchEnv, path: string): Promise<Response> {
@@ -241,7 +454,21 @@ async function benchRoute(request: Request, env: BenchEnv, path: string): Promis
     case "p/ledger_write":
       return json({ ok: await ledger(env, id as string).benchWrite() });
     case "stats":
-      return json({ alarm_runs: alarmRuns });
+      return json({
+        ...queueStats,
+        alarm_runs: alarmRuns,
+        // D1 write transactions made by the history consumer (each batch() is one), all databases.
+        d1_write_batches: consumerD1.writes,
+        // History messages (one per object flush, or per piece of a large one) consumed, redeliveries included.
+        history_messages: queueStats.history_messages,
+        consumer_d1: consumerD1,
+        dead_letter_d1: deadLetterD1,
+        object_d1: objectD1,
+      });
+    case "history_seed":
+      return historySeed(request, env, id as string);
+    case "history_probe":
+      return historyProbe(request, env);
     case "audit":
       return json(await ledger(env, id as string).audit());
     case "p/ledger_reads_write":
@@ -275,5 +502,25 @@ export default {
     const path = new URL(request.url).pathname;
     if (path.startsWith("/bench/")) return benchRoute(request, env, path);
     return app.fetch(request, env, ctx);
+  },
+  /** The real queue() (workers/queue/index.ts), with its D1 calls, messages and retries counted. */
+  queue(batch, env) {
+    if (batch.queue === HISTORY_QUEUE) {
+      queueStats.history_batches++;
+      queueStats.history_messages += batch.messages.length;
+      const now = Date.now();
+      for (const message of batch.messages) {
+        queueStats.queue_wait_ms_sum += now - message.timestamp.getTime();
+        const newest = (message.body as Partial<HistoryMessage> | null)?.entries?.at(-1);
+        if (newest) {
+          queueStats.entry_age_ms_sum += now - newest[11];
+          queueStats.entry_messages++;
+        }
+      }
+    } else if (batch.queue === HISTORY_DEAD_LETTER_QUEUE) {
+      queueStats.dead_letter_batches++;
+      queueStats.dead_letter_messages += batch.messages.length;
+    }
+    return handleQueue(countingBatch(batch), countingEnv(env, batch.queue === HISTORY_QUEUE ? consumerD1 : deadLetterD1));
   },
 } satisfies ExportedHandler<BenchEnv>;
