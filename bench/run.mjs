@@ -90,7 +90,7 @@ const D1_DATABASES = { DB: "credence-bench", HISTORY_2: "credence-bench-history-
 const HISTORY_QUEUE = "credence-history";
 const HISTORY_DLQ = "credence-history-dlq";
 const QUEUE_CONSUMERS = {
-  [HISTORY_QUEUE]: { maxBatchSize: 100, maxBatchTimeout: 0.5, maxRetries: 10, deadLetterQueue: HISTORY_DLQ },
+  [HISTORY_QUEUE]: { maxBatchSize: 100, maxBatchTimeout: 0.25, maxRetries: 10, deadLetterQueue: HISTORY_DLQ },
   [HISTORY_DLQ]: { maxBatchSize: 100, maxBatchTimeout: 5, maxRetries: 10 },
 };
 
@@ -624,8 +624,8 @@ async function shardEntriesProbe(pending) {
 
 /**
  * Waits until history has stopped flowing: no message consumed, no D1 write and no ledger alarm for
- * QUIET_MS (an object flushes FLUSH_DELAY_MS = 200 ms after a change; the Queue delivers within
- * max_batch_timeout = 0.5 s). Returns the counters then.
+ * QUIET_MS (an object flushes FLUSH_DELAY_MS = 100 ms after a change; the Queue delivers within
+ * max_batch_timeout = 0.25 s). Returns the counters then.
  */
 async function quiesce(what) {
   const started = Date.now();

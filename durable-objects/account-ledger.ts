@@ -25,7 +25,7 @@ import { accountView, iso } from "./views";
  * History leaves for the Queue about this long after a change: a busy account's changes go as one
  * message. The Queue's consumer waits at most max_batch_timeout (wrangler.toml) for a batch to fill.
  */
-export const FLUSH_DELAY_MS = 200;
+export const FLUSH_DELAY_MS = 100;
 /** Idempotency keys are kept at least this long (API.md: 7 days). */
 export const REPLY_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const SHIP_ENTRIES = 1000;

@@ -137,7 +137,7 @@ async function notLanded(id: string): Promise<string | null> {
  * Runs the object's alarm now (history shipping, expiry), as the runtime would when it comes due,
  * then waits until everything the object recorded — entries, events, the directory row — has gone to
  * the history Queue and the Queue's consumer has written it to D1. The runtime may be running the alarm
- * on its own at the same moment (it is due 200 ms after a change); then history lands when that run
+ * on its own at the same moment (it is due 100 ms after a change); then history lands when that run
  * finishes. Polls until then, returning as soon as nothing is left, and fails loudly after
  * FLUSH_DEADLINE_MS rather than letting a later assertion on D1 fail for want of waiting.
  */
@@ -196,7 +196,7 @@ export async function audit(id: string) {
 
 /**
  * What a request can change in the object's books: Σ journal, balance and the last journal seq.
- * Not shippedSeq: the alarm moves that on its own schedule, ~200 ms after any change, so comparing it
+ * Not shippedSeq: the alarm moves that on its own schedule, ~100 ms after any change, so comparing it
  * before and after a request measures the machine's load, not the request.
  */
 export async function books(id: string): Promise<{ journalSum: number; balance: number; lastSeq: number } | null> {

@@ -30,7 +30,7 @@ const deadLetters = async (accounts: readonly string[]) =>
   ).results;
 
 /**
- * The real path takes 11 deliveries (max_retries 10, the tests' retry delay 0, up to 0.5 s each to fill
+ * The real path takes 11 deliveries (max_retries 10, the tests' retry delay 0, up to 0.25 s each to fill
  * a batch) and then up to 5 s for the dead-letter queue's batch: about 11 s on an idle machine. Polled,
  * with a deadline that leaves room for a loaded one.
  */
