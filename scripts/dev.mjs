@@ -350,8 +350,11 @@ function banner(url, adminKey, result, localCheckout) {
     `  ${curl} ${auth} ${json} -H "Idempotency-Key: capture-$HOLD" -X POST ${A}/holds/$HOLD/capture \\`,
     `    -d '{"quantities":{"input_tokens":20000,"output_tokens":2100}}'`,
     "",
-    "  # History, newest first (reaches D1 within about a second of a change)",
+    "  # History, newest first (reaches D1 through the history Queue within about a second)",
     `  ${curl} ${auth} "${A}/entries?limit=10"`,
+    "",
+    "  # What was spent per day and operation over the last 30 days, in the account's time zone",
+    `  ${curl} ${auth} "${A}/usage?granularity=day"`,
     "",
     localCheckout
       ? "  # Buy the starter package with the local test checkout (no Stripe keys, no money): open the url it prints"
