@@ -3,7 +3,7 @@
 // concurrent requests are serialized without locks and nothing is awaited between read and write.
 
 import { DurableObject } from "cloudflare:workers";
-import { MAIN_SHARD, shardFor, shardNames } from "../workers/db/shards";
+import { MAIN_SHARD, shardDb, shardFor, shardNames } from "../workers/db/shards";
 import type { Env } from "../workers/env";
 import { entryId, randomId } from "./ids";
 import { Draft, totals } from "./ledger/draft";
@@ -125,8 +125,11 @@ export class AccountLedger extends DurableObject<Env> {
         migrate(this.ctx.storage.sql, this.ctx.storage);
         this.store.markOpened();
         this.store.createAccount(profile.id, now);
-        // Chosen once, in the transaction that creates the account: its history never moves.
-        this.ctx.storage.kv.put(HISTORY_SHARD_KEY, shardFor(profile.id, shardNames(this.env.HISTORY_SHARDS)));
+        // Chosen once, in the transaction that creates the account: its history never moves. A shard
+        // that is not bound refuses the account now, rather than dead-letter all its history later.
+        const shard = shardFor(profile.id, shardNames(this.env.HISTORY_SHARDS));
+        shardDb(this.env, shard);
+        this.ctx.storage.kv.put(HISTORY_SHARD_KEY, shard);
         a = this.store.account() as AccountRecord;
         created = true;
       }

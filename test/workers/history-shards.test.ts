@@ -98,3 +98,20 @@ describe("a shard appended to HISTORY_SHARDS", () => {
     for (const id of [old, fresh]) expect((await api("GET", `/v1/accounts/${id}/entries`)).body.data.length).toBe(id === old ? 2 : 1);
   });
 });
+
+describe("HISTORY_SHARDS naming a database that is not bound", () => {
+  it("refuses to open an account there, and leaves nothing behind", async () => {
+    const id = "shard-unbound-open";
+    // The object is created by the first call; give that instance a misconfigured env first.
+    const restore = await swapObjectEnv(id, (env) => ({ ...env, HISTORY_SHARDS: "NOT_BOUND" }) as Env);
+    try {
+      const opened = await api("PUT", `/v1/accounts/${id}`, { body: { name: "x" } });
+      expect(opened.status).toBe(500);
+      expect((await api("GET", `/v1/accounts/${id}`)).status).toBe(404);
+    } finally {
+      await restore();
+    }
+    // Configured again, the same account opens normally.
+    expect((await api("PUT", `/v1/accounts/${id}`, { body: { name: "x" } })).status).toBe(201);
+  });
+});
