@@ -41,10 +41,10 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
 
   // One write per database: the statements it makes and the messages that need it. The main
   // database's write carries every directory row, and its own shard rows when it is a shard.
-  const writes = new Map<string, { statements: D1PreparedStatement[]; items: typeof valid }>();
-  const writeTo = (database: string) => {
+  const writes = new Map<string, { db: D1Database; statements: D1PreparedStatement[]; items: typeof valid }>();
+  const writeTo = (database: string, db: D1Database) => {
     let write = writes.get(database);
-    if (!write) writes.set(database, (write = { statements: [], items: [] }));
+    if (!write) writes.set(database, (write = { db, statements: [], items: [] }));
     return write;
   };
   for (const [shard, items] of byShard) {
@@ -57,20 +57,20 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
       for (const item of items) failed.add(item.message);
       continue;
     }
-    const write = writeTo(shard);
+    const write = writeTo(shard, db);
     write.statements.push(...shardStatements(db, items.map((i) => i.body)));
     write.items.push(...items);
   }
   // Not for a shard that is not bound: the directory would send readers to a database they cannot read.
   const withDirectory = valid.filter((item) => item.body.directory !== null && !failed.has(item.message));
   if (withDirectory.length) {
-    const main = writeTo(MAIN_SHARD);
+    const main = writeTo(MAIN_SHARD, env.DB);
     main.statements.push(...directoryStatements(env.DB, withDirectory.map((i) => i.body)));
     main.items.push(...withDirectory);
   }
   // A flush that only changed the profile has no rows for its shard: D1 refuses an empty batch.
   const nonEmpty = [...writes].filter(([, w]) => w.statements.length > 0);
-  const results = await Promise.allSettled(nonEmpty.map(([database, w]) => (database === MAIN_SHARD ? env.DB : shardDb(env, database)).batch(w.statements)));
+  const results = await Promise.allSettled(nonEmpty.map(([, w]) => w.db.batch(w.statements)));
   results.forEach((result, i) => {
     if (result.status === "fulfilled") return;
     const [database, write] = nonEmpty[i] as [string, { items: typeof valid }];
