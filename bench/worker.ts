@@ -34,7 +34,7 @@ import { AccountLedger as ProductLedger } from "../durable-objects/account-ledge
 import type { AccountRecord, LedgerStore } from "../durable-objects/store/store";
 import { ChargeBody } from "../workers/api/schemas";
 import { createApp } from "../workers/app";
-import { shardDb, shardNames } from "../workers/db/shards";
+import { isD1, shardDb, shardNames } from "../workers/db/shards";
 import { chargeOf, priceCharge } from "../workers/catalog/prices";
 import type { Env } from "../workers/env";
 import { authenticate } from "../workers/http/auth";
@@ -123,8 +123,6 @@ function countingD1(db: D1Database, database: string, tally: D1Tally): D1Databas
   });
 }
 
-const isD1 = (value: unknown): value is D1Database =>
-  typeof value === "object" && value !== null && typeof (value as D1Database).batch === "function" && typeof (value as D1Database).prepare === "function";
 
 /** The same env with every D1 binding counted into `tally`. */
 function countingEnv<E extends object>(env: E, tally: D1Tally): E {

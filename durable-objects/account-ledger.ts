@@ -29,8 +29,9 @@ export const FLUSH_DELAY_MS = 100;
 /** Idempotency keys are kept at least this long (API.md: 7 days). */
 export const REPLY_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const SHIP_ENTRIES = 1000;
-const HISTORY_SHARD_KEY = "history_shard";
 const SHIP_EVENTS = 500;
+/** The object's kv key for the name of the D1 binding that holds its history. */
+const HISTORY_SHARD_KEY = "history_shard";
 const SWEEP_SLICE = 5000;
 const SWEEP_SLICE_PAUSE_MS = 1000;
 const SWEEP_EVERY_MS = 24 * 3600 * 1000;

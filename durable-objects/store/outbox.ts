@@ -3,7 +3,7 @@
 // account flush would make D1's single writer the limit. The Queue's consumer (workers/queue/) writes
 // many accounts' rows in one D1 batch per shard.
 
-import { historyPieces, type HistoryMessage } from "../../workers/queue/history-message";
+import { historyPieces, jsonBytes, type HistoryMessage } from "../../workers/queue/history-message";
 import type { AccountRecord, EventRow, JournalRow } from "./store";
 
 export interface DirectoryRow {
@@ -18,7 +18,6 @@ export interface DirectoryRow {
 const SEND_BATCH_MESSAGES = 100;
 const SEND_BATCH_BYTES = 250_000;
 
-const utf8 = new TextEncoder();
 const text = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 
 export function historyMessage(
@@ -75,7 +74,7 @@ export async function sendHistory(queue: Queue<HistoryMessage>, message: History
   let group: MessageSendRequest<HistoryMessage>[] = [];
   let size = 0;
   for (const piece of pieces) {
-    const pieceSize = utf8.encode(JSON.stringify(piece)).length;
+    const pieceSize = jsonBytes(piece);
     if (group.length && (group.length === SEND_BATCH_MESSAGES || size + pieceSize > SEND_BATCH_BYTES)) {
       await queue.sendBatch(group);
       group = [];

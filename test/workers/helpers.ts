@@ -116,13 +116,12 @@ async function notLanded(id: string): Promise<string | null> {
     const sql = state.storage.sql;
     const a = sql.exec("SELECT name, email, time_zone FROM account").toArray()[0];
     return {
-      shard: state.storage.kv.get<string>("history_shard") ?? "DB",
       lastSeq: sql.exec("SELECT coalesce(max(seq), 0) AS s FROM journal").one().s as number,
       lastEventSeq: sql.exec("SELECT coalesce(max(seq), 0) AS s FROM events").one().s as number,
       profile: JSON.stringify([a?.name, a?.email, a?.time_zone]),
     };
   });
-  const db = (env as unknown as Record<string, D1Database>)[mine.shard] as D1Database;
+  const db = await historyOf(id);
   const entries = (await db.prepare("SELECT coalesce(max(seq), 0) AS s FROM ledger_entries WHERE account_id = ?").bind(id).first<{ s: number }>())?.s;
   if (entries !== mine.lastSeq) return `entries up to ${entries} of ${mine.lastSeq}`;
   const events = (await db.prepare("SELECT coalesce(max(seq), 0) AS s FROM account_events WHERE account_id = ?").bind(id).first<{ s: number }>())?.s;

@@ -61,7 +61,8 @@ export class ShardMissingError extends Error {
   }
 }
 
-function isD1(value: unknown): value is D1Database {
+/** Whether an env value is a D1 binding (env is typed per name; a shard is named by configuration). */
+export function isD1(value: unknown): value is D1Database {
   return typeof value === "object" && value !== null && typeof (value as D1Database).batch === "function" && typeof (value as D1Database).prepare === "function";
 }
 

@@ -63,22 +63,23 @@ export type HistoryMessage = z.infer<typeof HistoryMessage>;
 /** Under the Queue's 128 KB per message, with room for its own envelope. */
 export const MAX_MESSAGE_BYTES = 120_000;
 
-const bytes = (value: unknown) => utf8.encode(JSON.stringify(value)).length;
 const utf8 = new TextEncoder();
+/** A message's (or row's) size as the Queue counts it: its JSON in UTF-8. */
+export const jsonBytes = (value: unknown) => utf8.encode(JSON.stringify(value)).length;
 
 /**
  * One message when everything fits (the usual case), else pieces that each do. Entries keep their
  * order across pieces, then events; the directory row rides on the last piece.
  */
 export function historyPieces(whole: HistoryMessage, maxBytes = MAX_MESSAGE_BYTES): HistoryMessage[] {
-  if (bytes(whole) <= maxBytes) return [whole];
+  if (jsonBytes(whole) <= maxBytes) return [whole];
   const empty = { ...whole, entries: [], events: [], directory: null };
-  const room = maxBytes - bytes({ ...empty, directory: whole.directory });
+  const room = maxBytes - jsonBytes({ ...empty, directory: whole.directory });
   const pieces: HistoryMessage[] = [];
   let piece: HistoryMessage = { ...empty, entries: [], events: [] };
   let used = 0;
   const add = (row: EntryRow | EventRow, into: "entries" | "events") => {
-    const size = bytes(row) + 1;
+    const size = jsonBytes(row) + 1;
     if (size > room) throw new Error(`a history row of ${size} bytes cannot fit in one Queue message`);
     if (used + size > room) {
       pieces.push(piece);
