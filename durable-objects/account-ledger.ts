@@ -9,14 +9,15 @@ import { entryId, randomId } from "./ids";
 import { Draft, totals } from "./ledger/draft";
 import { remainingOperations } from "./ledger/estimates";
 import { canonicalTimeZone, rezoneSpend } from "./ledger/limits";
-import { nextExpiry } from "./ledger/lots";
+import { dueWork, noticeAt, type DueWork } from "./ledger/expiry";
 import { AmountError } from "./ledger/money";
 import { parseOverrunPercent } from "./ledger/overrun";
 import * as payments from "./ledger/purchases";
 import * as rules from "./ledger/rules";
-import type { LedgerState, Step } from "./ledger/types";
+import type { AllowancePlan, LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
 import { historyMessage, sendHistory } from "./store/outbox";
+import type { HistoryMessage } from "../workers/queue/history-message";
 import { migrate } from "./store/schema";
 import { LedgerStore, type AccountRecord } from "./store/store";
 import { accountView, iso } from "./views";
@@ -32,6 +33,11 @@ const SHIP_ENTRIES = 1000;
 const SHIP_EVENTS = 500;
 /** The object's kv key for the name of the D1 binding that holds its history. */
 const HISTORY_SHARD_KEY = "history_shard";
+/** The kv key of the ship marks: how far shipping had got, minute by minute (see historySummary). */
+const SHIP_MARKS_KEY = "ship_marks";
+const SHIP_MARK_EVERY_MS = 60_000;
+/** Reconciliation asks about history sent at least a few minutes ago; marks cover a little more. */
+const SHIP_MARKS_WINDOW_MS = 15 * 60_000;
 const SWEEP_SLICE = 5000;
 const SWEEP_SLICE_PAUSE_MS = 1000;
 const SWEEP_EVERY_MS = 24 * 3600 * 1000;
@@ -180,6 +186,17 @@ export class AccountLedger extends DurableObject<Env> {
 
   async setAlerts(alerts: { lowBalanceThreshold: number | null }): Promise<WireReply> {
     return this.configure((a) => ({ ...a, lowBalanceThreshold: alerts.lowBalanceThreshold }));
+  }
+
+  /**
+   * Sets, changes or ends the recurring allowance (rules.setAllowance). Repeating the same request
+   * changes nothing, so it needs no idempotency key.
+   */
+  async setAllowance(plan: AllowancePlan | null): Promise<WireReply> {
+    return this.mutate(null, undefined, (state, now) => rules.setAllowance(state, plan, now), (_v, a, state, now) => ({
+      status: 200,
+      body: accountView(a, state, now),
+    }));
   }
 
   /** Changes settings, then settles, so a new threshold or limit takes effect (and reports) at once. */
@@ -435,6 +452,7 @@ export class AccountLedger extends DurableObject<Env> {
     now: number,
     reply: Reply,
     mustSave: boolean,
+    extraDue: number | null = null,
   ): { wire: WireReply; alarm: number | null } {
     const wire = toWire(reply);
     if (idem) {
@@ -446,7 +464,15 @@ export class AccountLedger extends DurableObject<Env> {
     const due: number[] = [];
     if (mustSave || (step && (step.entries.length || step.events.length))) due.push(now + FLUSH_DELAY_MS);
     for (const hold of step?.holds ?? []) if (hold.status === "active") due.push(hold.expiresAt);
-    for (const lot of step?.lots ?? []) if (lot.remaining > 0 && lot.expiresAt !== null) due.push(lot.expiresAt);
+    for (const lot of step?.lots ?? []) {
+      if (lot.remaining <= 0 || lot.expiresAt === null) continue;
+      due.push(lot.expiresAt);
+      const notice = noticeAt(lot);
+      if (notice !== null) due.push(notice);
+    }
+    const periodEnd = step?.state.allowance?.periodEnd;
+    if (periodEnd !== undefined) due.push(periodEnd);
+    if (extraDue !== null) due.push(extraDue);
     if (idem && isKept(reply.status)) due.push(now + REPLY_RETENTION_MS);
     let alarm: number | null = null;
     let next = a;
@@ -509,6 +535,23 @@ export class AccountLedger extends DurableObject<Env> {
     });
   }
 
+  private shipMarks(): ShipMark[] {
+    return this.ctx.storage.kv.get<ShipMark[]>(SHIP_MARKS_KEY) ?? [];
+  }
+
+  /** Notes how far shipping had got at `now`, one mark per minute, for historySummary(). */
+  private markShipped(a: AccountRecord, now: number): void {
+    const marks = this.shipMarks();
+    const mark = { at: now, seq: a.shippedSeq, eventSeq: a.shippedEventSeq };
+    const last = marks.at(-1);
+    if (last && Math.floor(last.at / SHIP_MARK_EVERY_MS) === Math.floor(now / SHIP_MARK_EVERY_MS)) marks[marks.length - 1] = mark;
+    else marks.push(mark);
+    // Marks older than the window are dropped, but the newest of them is kept: it says what is settled.
+    const old = marks.filter((m) => m.at <= now - SHIP_MARKS_WINDOW_MS);
+    const kept = [...old.slice(-1), ...marks.filter((m) => m.at > now - SHIP_MARKS_WINDOW_MS)];
+    this.ctx.storage.kv.put(SHIP_MARKS_KEY, kept);
+  }
+
   /** The D1 binding of this account's history; accounts older than sharding keep theirs in the main one. */
   private historyShard(): string {
     return this.ctx.storage.kv.get<string>(HISTORY_SHARD_KEY) ?? MAIN_SHARD;
@@ -530,10 +573,9 @@ export class AccountLedger extends DurableObject<Env> {
     if (!entries.length && !events.length && !profileDue) return null;
     const state = this.store.loadState(a);
     const now = this.clock();
-    const expiry = nextExpiry(state.lots, now);
     const message = historyMessage(a, this.historyShard(), entries, events, {
       balance: totals(state, now).balance,
-      nextExpiryAt: expiry?.at ?? null,
+      due: dueWork(state),
       lastSeq: entries.at(-1)?.seq ?? a.shippedSeq,
       updatedAt: now,
     });
@@ -563,6 +605,7 @@ export class AccountLedger extends DurableObject<Env> {
             shippedDirectoryVersion: Math.max(fresh.shippedDirectoryVersion, shipped.directoryVersion),
           }
         : fresh;
+      if (shipped) this.markShipped(a, now);
       const due: number[] = [];
       if (retryAt !== null) due.push(retryAt);
       else {
@@ -586,7 +629,52 @@ export class AccountLedger extends DurableObject<Env> {
     if (at !== null) await this.armAlarm(at);
   }
 
-  // ---- for tests and reconciliation ---------------------------------------------------------------
+  // ---- for the cron sweep and reconciliation (workers/cron/) ---------------------------------------
+
+  /**
+   * Settles whatever has fallen due (expiries, allowance periods, notices) and says when work next
+   * falls due, for the sweep's index. The same settling as any request or the alarm: whichever runs
+   * first writes it, the others find nothing left. Also re-arms the alarm, should it have been lost.
+   * null: no account here.
+   */
+  async tick(): Promise<TickReport | null> {
+    const now = this.clock();
+    const out = this.transaction(() => {
+      const before = this.store.account();
+      if (!before) return null;
+      const step = rules.settle(this.store.loadState(before), now);
+      const persisted = this.store.persist(before, step, now);
+      const due = dueWork(step.state);
+      const { alarm } = this.finish(persisted.account, step, null, now, { status: 200, body: {} }, changesRow(before, persisted.account), due.dueAt);
+      return { alarm, report: { settledEntries: step.entries.length, settledEvents: step.events.length, ...due } };
+    });
+    if (!out) return null;
+    await this.armAlarm(out.alarm);
+    return out.report;
+  }
+
+  /**
+   * How much of its history the object had handed to the Queue by `settledBefore`, for
+   * reconciliation: what was sent later may still be on its way to D1 and is not drift. Journal and event seqs run 1, 2, 3 …
+   * without gaps, so D1 should hold exactly `entrySeq` entries summing to `entrySum`.
+   */
+  async historySummary(settledBefore: number): Promise<HistorySummary | null> {
+    const a = this.store.account();
+    if (!a) return null;
+    const mark = settledMark(this.shipMarks(), a, settledBefore);
+    return { shard: this.historyShard(), entrySeq: mark.seq, entrySum: this.store.journalSum(mark.seq), eventSeq: mark.eventSeq };
+  }
+
+  /** The given ranges of entries and events (inclusive seqs) as one history message, for re-shipping. */
+  async historyRows(ranges: { entries: [number, number][]; events: [number, number][] }): Promise<HistoryMessage | null> {
+    const a = this.store.account();
+    if (!a) return null;
+    const entries = ranges.entries.flatMap(([from, to]) => this.store.journalAfter(from - 1, to - from + 1));
+    const events = ranges.events.flatMap(([from, to]) => this.store.eventsAfter(from - 1, to - from + 1));
+    return historyMessage(a, this.historyShard(), entries, events, null);
+  }
+
+  // ---- for tests ------------------------------------------------------------------------------------
 
   /** Σ journal amounts, for checking `balance = Σ entries` from outside. */
   async audit(): Promise<{ journalSum: number; balance: number; shippedSeq: number; lastSeq: number } | null> {
@@ -600,6 +688,37 @@ export class AccountLedger extends DurableObject<Env> {
       lastSeq: this.store.lastSeq(),
     };
   }
+}
+
+export interface TickReport extends DueWork {
+  /** Entries and events the tick wrote (0 when the alarm or a request had settled everything). */
+  settledEntries: number;
+  settledEvents: number;
+}
+
+export interface HistorySummary {
+  /** The D1 binding holding this account's history. */
+  shard: string;
+  /** D1 should hold entries 1 … entrySeq, summing to entrySum, and events 1 … eventSeq. */
+  entrySeq: number;
+  entrySum: number;
+  eventSeq: number;
+}
+
+interface ShipMark {
+  at: number;
+  seq: number;
+  eventSeq: number;
+}
+
+/**
+ * How far shipping had got by `before`: the newest mark at or before it. An account that shipped
+ * before marks were kept and has not changed since counts as wholly shipped.
+ */
+function settledMark(marks: ShipMark[], a: AccountRecord, before: number): { seq: number; eventSeq: number } {
+  for (let i = marks.length - 1; i >= 0; i--) if ((marks[i] as ShipMark).at <= before) return marks[i] as ShipMark;
+  if (marks.length === 0 && a.updatedAt <= before) return { seq: a.shippedSeq, eventSeq: a.shippedEventSeq };
+  return { seq: 0, eventSeq: 0 };
 }
 
 /** How far one alarm's message reached, for rearm() to move the cursors. */
@@ -627,6 +746,7 @@ function changesRow(before: AccountRecord, after: AccountRecord): boolean {
     after.debt !== before.debt ||
     after.isLow !== before.isLow ||
     after.limitNotice !== before.limitNotice ||
-    after.blocks !== before.blocks
+    after.blocks !== before.blocks ||
+    after.allowance !== before.allowance
   );
 }

@@ -4,7 +4,7 @@ import { activeHolds, totals } from "./ledger/draft";
 import { currentSpend } from "./ledger/limits";
 import { isLive, nextExpiry } from "./ledger/lots";
 import { activeBlock } from "./ledger/rules";
-import type { LedgerState } from "./ledger/types";
+import type { Allowance, AllowancePlan, LedgerState } from "./ledger/types";
 import type { AccountRecord } from "./store/store";
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -51,9 +51,29 @@ export function accountView(a: AccountRecord, state: LedgerState, now: number) {
     },
     low_balance: { threshold: a.lowBalanceThreshold, is_low: a.isLow },
     auto_recharge: null,
+    allowance: allowanceView(state.allowance),
     blocked: block ? { reason: block.reason, since: iso(block.since) } : null,
     next_expiry: expiry ? { at: iso(expiry.at), amount: expiry.amount } : null,
     created_at: iso(a.createdAt),
+  };
+}
+
+const planView = (plan: AllowancePlan) => ({
+  amount: plan.amount,
+  interval: plan.interval,
+  rollover_max: plan.rolloverMax,
+  rollover_expires_after_intervals: plan.rolloverExpiresAfterIntervals,
+});
+
+/** The allowance in force, its current period, and what the next period runs on (null: it ends). */
+function allowanceView(allowance: Allowance | null) {
+  if (allowance === null) return null;
+  return {
+    ...planView(allowance.plan),
+    lot_id: allowance.lotId,
+    current_period_start: iso(allowance.periodStart) as string,
+    current_period_end: iso(allowance.periodEnd) as string,
+    next_period: allowance.next === undefined ? planView(allowance.plan) : allowance.next.plan && planView(allowance.next.plan),
   };
 }
 

@@ -1,5 +1,6 @@
 import { bodyLimit } from "hono/body-limit";
 import { accounts } from "./api/accounts";
+import { allowance } from "./api/allowance";
 import { keys } from "./api/api-keys";
 import { checkout } from "./api/checkout";
 import { controls } from "./api/controls";
@@ -47,7 +48,7 @@ export function createApp() {
     await next();
   });
 
-  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
+  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, allowance, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   const info = {

@@ -23,7 +23,8 @@ export function totals(state: LedgerState, now: number): Totals {
   return { balance, held, available: sub(balance, held), debt: state.debt };
 }
 
-type EntryFields = Partial<Omit<EntryDraft, "kind" | "amount" | "balanceAfter" | "createdAt">>;
+/** `createdAt` defaults to the draft's now; what falls due in the past (an expiry) is dated when it fell due. */
+type EntryFields = Partial<Omit<EntryDraft, "kind" | "amount" | "balanceAfter">>;
 
 /**
  * One rule's working copy of the state. Rules stay pure: a draft lives only inside one rule call, and
@@ -83,14 +84,14 @@ export class Draft {
       reserved: fields.reserved ?? null,
       description: fields.description ?? null,
       metadata: fields.metadata ?? null,
-      createdAt: this.now,
+      createdAt: fields.createdAt ?? this.now,
     };
     this.entries.push(draft);
     return draft;
   }
 
-  event(type: EventDraft["type"], data: Record<string, unknown>): void {
-    this.events.push({ type, data, createdAt: this.now });
+  event(type: EventDraft["type"], data: Record<string, unknown>, at: number = this.now): void {
+    this.events.push({ type, data, createdAt: at });
   }
 
   private step<R>(outcome: Outcome<R>): Step<R> {

@@ -1,28 +1,9 @@
+import { dayKey } from "./calendar";
 import { add } from "./money";
 import type { Limits, Spend } from "./types";
 
-// Formatting a date in a time zone is the one costly step here, so formatters are made once per zone.
-// Accounts store canonical zone names, so a few hundred zones at most are ever in use; the bound holds
-// whatever spellings reach it (least recently used goes first), so no caller can grow it without end.
-export const MAX_FORMATTERS = 512;
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (f) {
-    formatters.delete(timeZone);
-  } else {
-    f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
-    if (formatters.size >= MAX_FORMATTERS) formatters.delete(formatters.keys().next().value as string);
-  }
-  formatters.set(timeZone, f);
-  return f;
-}
-
-/** How many zone formatters this isolate holds (for tests of the bound). */
-export function cachedFormatters(): number {
-  return formatters.size;
-}
+// Days are the account's own (calendar.ts): re-exported for the modules that count by day.
+export { cachedFormatters, dayKey, MAX_FORMATTERS } from "./calendar";
 
 /**
  * The canonical IANA name of a zone (`eUrOpE/pArIs` → `Europe/Paris`), or null when it is not one.
@@ -38,13 +19,6 @@ export function canonicalTimeZone(timeZone: string): string | null {
 
 export function isValidTimeZone(timeZone: string): boolean {
   return canonicalTimeZone(timeZone) !== null;
-}
-
-/** The calendar day ("2026-11-24") of an instant in the account's zone (UTC when none is set). */
-export function dayKey(now: number, timeZone: string | null): string {
-  if (timeZone === null) return new Date(now).toISOString().slice(0, 10);
-  // en-CA formats as YYYY-MM-DD.
-  return formatter(timeZone).format(new Date(now));
 }
 
 export function periodKeys(now: number, timeZone: string | null): { dayKey: string; monthKey: string } {

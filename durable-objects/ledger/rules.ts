@@ -4,43 +4,16 @@
 import { Draft, type Totals } from "./draft";
 import { addSpend, currentSpend, limitBreach, limitBreaches, type LimitBreach } from "./limits";
 import { burnAroundHolds, holdsCovered } from "./cover";
-import { burn, burnOrder } from "./lots";
+import { applyAllowance } from "./allowance";
+import { addLot, checkLowBalance, type GrantInput } from "./credit";
+import { settleInto } from "./expiry";
+import { burn } from "./lots";
 import { add, negate, sub } from "./money";
 import { DEFAULT_CAPTURE_OVERRUN_MAX_PERCENT, overrunAllowance, splitCapture } from "./overrun";
-import type { Block, Hold, LedgerError, LedgerState, LotSource, Step } from "./types";
+import type { AllowancePlan, Block, Hold, LedgerError, LedgerState, Step } from "./types";
 
-/** Writes the expiry of every lot and hold whose time has come. Balances already ignore them; this makes
- * the journal say so. */
-export function settleInto(draft: Draft): void {
-  const now = draft.now;
-  const due = draft.state.lots.filter((lot) => lot.remaining > 0 && lot.expiresAt !== null && lot.expiresAt <= now);
-  for (const lot of [...due].sort(burnOrder)) {
-    draft.putLot({ ...lot, remaining: 0 });
-    draft.entry("expire", -lot.remaining, {
-      lotId: lot.id,
-      description: `${lot.remaining} credits from ${lot.source} expired`,
-      metadata: { expired_at: new Date(lot.expiresAt as number).toISOString(), source: lot.source },
-    });
-    draft.event("credits.expired", { lot_id: lot.id, amount: lot.remaining, source: lot.source });
-  }
-  for (const hold of draft.state.holds) {
-    if (hold.status !== "active" || hold.expiresAt > now) continue;
-    draft.putHold({ ...hold, status: "expired" });
-    draft.entry("hold_expire", 0, { holdId: hold.id, reserved: hold.amount, operation: hold.operation });
-    draft.event("hold.expired", { hold_id: hold.id, amount: hold.amount });
-  }
-  // An expiry can take the balance below the threshold even when the request that follows is refused.
-  checkLowBalance(draft);
-}
-
-/** Raises `balance.low` the moment the balance falls below the threshold, once per crossing. */
-export function checkLowBalance(draft: Draft): void {
-  const threshold = draft.state.settings.lowBalanceThreshold;
-  const { balance } = draft.totals();
-  const isLow = threshold !== null && balance < threshold;
-  if (isLow && !draft.state.isLow) draft.event("balance.low", { balance, threshold });
-  if (isLow !== draft.state.isLow) draft.state = { ...draft.state, isLow };
-}
+// The building blocks other rule modules share, where they have always been found.
+export { addLot, checkLowBalance, settleInto, type GrantInput };
 
 function spendNow(draft: Draft) {
   return currentSpend(draft.state.spend, draft.now, draft.state.settings.timeZone);
@@ -150,17 +123,6 @@ export function settle(state: LedgerState, now: number): Step<Totals> {
   return draft.done(draft.totals());
 }
 
-export interface GrantInput {
-  lotId: string;
-  amount: number;
-  source: LotSource;
-  expiresAt: number | null;
-  priority: number;
-  reference: string | null;
-  description: string | null;
-  metadata: Record<string, unknown> | null;
-}
-
 /** Adds a lot. Debt is paid first: the lot keeps only what is left after the debt. */
 export function grant(state: LedgerState, input: GrantInput, now: number): Step<Totals & { lotId: string; debtPaid: number }> {
   const draft = new Draft(state, now);
@@ -171,28 +133,6 @@ export function grant(state: LedgerState, input: GrantInput, now: number): Step<
   const debtPaid = addLot(draft, input);
   checkLowBalance(draft);
   return draft.done({ ...draft.totals(), lotId: input.lotId, debtPaid });
-}
-
-/** Writes a new lot and its `grant` entry, the debt paid from it first. Returns the debt paid. */
-export function addLot(draft: Draft, input: GrantInput): number {
-  const debtPaid = Math.min(draft.state.debt, input.amount);
-  draft.state = { ...draft.state, debt: sub(draft.state.debt, debtPaid) };
-  draft.putLot({
-    id: input.lotId,
-    source: input.source,
-    amount: input.amount,
-    remaining: sub(input.amount, debtPaid),
-    expiresAt: input.expiresAt,
-    priority: input.priority,
-    createdAt: draft.now,
-    reference: input.reference,
-  });
-  draft.entry("grant", input.amount, {
-    lotId: input.lotId,
-    description: input.description,
-    metadata: debtPaid > 0 ? { ...input.metadata, debt_paid: debtPaid } : input.metadata,
-  });
-  return debtPaid;
 }
 
 export function debit(state: LedgerState, charge: Charge, now: number): Step<Totals> {
@@ -299,6 +239,18 @@ export function captureHold(
   });
   checkLowBalance(draft);
   return draft.done({ ...draft.totals(), cost: charged, uncharged, released: Math.max(0, hold.amount - charged), overrun });
+}
+
+/**
+ * Sets, changes (from the next boundary) or ends (null, at the next boundary) the recurring allowance.
+ * A first allowance is granted at once, for the period up to the next boundary.
+ */
+export function setAllowance(state: LedgerState, plan: AllowancePlan | null, now: number): Step<Totals> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  applyAllowance(draft, plan);
+  checkLowBalance(draft);
+  return draft.done(draft.totals());
 }
 
 export function releaseHold(state: LedgerState, holdId: string, now: number): Step<Totals & { released: number }> {

@@ -23,6 +23,8 @@ export interface Lot {
   priority: number;
   createdAt: number;
   reference: string | null;
+  /** Whether `credits.expiring` was raised for this lot (once, when it comes within 7 days of expiry). */
+  expiringNotified?: boolean;
 }
 
 export type HoldStatus = "active" | "captured" | "released" | "expired";
@@ -62,6 +64,32 @@ export interface Block {
   since: number;
 }
 
+export type AllowanceInterval = "day" | "week" | "month";
+
+/** A recurring allowance as the operator set it (API.md, PUT /allowance). */
+export interface AllowancePlan {
+  amount: number;
+  interval: AllowanceInterval;
+  /** The most of a period's unused allowance that rolls over into the next; the rest expires. */
+  rolloverMax: number;
+  /** How many periods a rollover lot lasts (1: to the end of the period it rolled into). */
+  rolloverExpiresAfterIntervals: number;
+}
+
+/** The allowance in force: its current period and lot, and what takes over at the period's end. */
+export interface Allowance {
+  plan: AllowancePlan;
+  periodStart: number;
+  periodEnd: number;
+  /** This period's `allowance` lot. */
+  lotId: string;
+  /**
+   * What the next period runs on: set by a change during the period (a plan, or null to end the
+   * allowance at this period's end); absent when the plan goes on unchanged.
+   */
+  next?: { plan: AllowancePlan | null };
+}
+
 /** Everything a rule needs to decide; loaded by the object from its SQLite before each change. */
 export interface LedgerState {
   debt: number;
@@ -80,6 +108,8 @@ export interface LedgerState {
    * set, and each is lifted only by whoever set it, so closing a dispute never lifts an admin's block.
    */
   blocks: Readonly<Record<string, Block>>;
+  /** The recurring allowance, or null when the account has none. */
+  allowance: Allowance | null;
 }
 
 export type EntryKind =
@@ -90,6 +120,8 @@ export type EntryKind =
   | "release"
   | "hold_expire"
   | "expire"
+  | "allowance"
+  | "rollover"
   | (string & {});
 
 /** A journal entry before the object gives it an id and a sequence number. */
@@ -114,6 +146,8 @@ export type EventType =
   | "spending_limit.reached"
   | "hold.expired"
   | "credits.expired"
+  | "credits.expiring"
+  | "allowance.granted"
   | "purchase.completed"
   | "purchase.refunded"
   | "dispute.opened"

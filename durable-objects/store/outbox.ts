@@ -4,11 +4,13 @@
 // many accounts' rows in one D1 batch per shard.
 
 import { historyPieces, jsonBytes, type HistoryMessage } from "../../workers/queue/history-message";
+import type { DueWork } from "../ledger/expiry";
 import type { AccountRecord, EventRow, JournalRow } from "./store";
 
 export interface DirectoryRow {
   balance: number;
-  nextExpiryAt: number | null;
+  /** When work next falls due by itself: the cron sweep's index (workers/cron/). */
+  due: DueWork;
   lastSeq: number;
   /** When this copy was taken; an older copy never overwrites a newer one. */
   updatedAt: number;
@@ -53,7 +55,10 @@ export function historyMessage(
       balance: directory.balance,
       debt: account.debt,
       is_low: account.isLow,
-      next_expiry_at: directory.nextExpiryAt,
+      next_expiry_at: directory.due.nextExpiryAt,
+      due_at: directory.due.dueAt,
+      next_allowance_at: directory.due.nextAllowanceAt,
+      next_hold_expiry_at: directory.due.nextHoldExpiryAt,
       last_seq: directory.lastSeq,
       created_at: account.createdAt,
       updated_at: directory.updatedAt,

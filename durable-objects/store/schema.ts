@@ -110,6 +110,12 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE account ADD COLUMN blocks TEXT;
   CREATE TABLE clawbacks (key TEXT PRIMARY KEY, clawed INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // The recurring allowance (its plan and current period, JSON), and which lots were announced as
+  // expiring within a week (credits.expiring is raised once per lot).
+  `
+  ALTER TABLE account ADD COLUMN allowance TEXT;
+  ALTER TABLE lots ADD COLUMN expiring_notified INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Brings the schema up to date; true when it changed anything. */

@@ -3,7 +3,8 @@
 
 import { addSpend, currentSpend } from "../ledger/limits";
 import type { WireReply } from "../reply";
-import type { Block, EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Spend, Step } from "../ledger/types";
+import { dueWork } from "../ledger/expiry";
+import type { Allowance, Block, EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Spend, Step } from "../ledger/types";
 
 export interface AccountRecord {
   id: string;
@@ -18,6 +19,7 @@ export interface AccountRecord {
   isLow: boolean;
   limitNotice: string | null;
   blocks: Record<string, Block>;
+  allowance: Allowance | null;
   spendDayKey: string;
   spendDay: number;
   spendMonthKey: string;
@@ -55,6 +57,7 @@ function toAccount(r: Row): AccountRecord {
     isLow: r.is_low === 1,
     limitNotice: strOrNull(r.limit_notice!),
     blocks: parse<Record<string, Block>>(r.blocks ?? null) ?? {},
+    allowance: parse<Allowance>(r.allowance ?? null),
     spendDayKey: r.spend_day_key as string,
     spendDay: num(r.spend_day!),
     spendMonthKey: r.spend_month_key as string,
@@ -80,6 +83,7 @@ function toLot(r: Row): Lot {
     priority: num(r.priority!),
     createdAt: num(r.created_at!),
     reference: strOrNull(r.reference!),
+    expiringNotified: r.expiring_notified === 1,
   };
 }
 
@@ -200,7 +204,7 @@ export class LedgerStore {
   saveAccount(a: AccountRecord): void {
     this.sql.exec(
       `UPDATE account SET name = ?, email = ?, metadata = ?, time_zone = ?, debt = ?, daily_limit = ?,
-        monthly_limit = ?, low_balance_threshold = ?, is_low = ?, limit_notice = ?, blocks = ?, spend_day_key = ?,
+        monthly_limit = ?, low_balance_threshold = ?, is_low = ?, limit_notice = ?, blocks = ?, allowance = ?, spend_day_key = ?,
         spend_day = ?, spend_month_key = ?, spend_month = ?, spend_seq = ?, shipped_seq = ?, shipped_event_seq = ?,
         directory_version = ?, shipped_directory_version = ?, alarm_at = ?, updated_at = ?
        WHERE singleton = 1`,
@@ -215,6 +219,7 @@ export class LedgerStore {
       a.isLow ? 1 : 0,
       a.limitNotice,
       Object.keys(a.blocks).length ? JSON.stringify(a.blocks) : null,
+      json(a.allowance),
       a.spendDayKey,
       a.spendDay,
       a.spendMonthKey,
@@ -252,6 +257,7 @@ export class LedgerStore {
       isLow: a.isLow,
       limitNotice: a.limitNotice,
       blocks: a.blocks,
+      allowance: a.allowance,
     };
   }
 
@@ -265,13 +271,13 @@ export class LedgerStore {
       else mirror.lots.delete(lot.id);
       // A lot the mirror holds exists: a plain UPDATE is cheaper than an upsert's failed insert.
       if (known) {
-        this.sql.exec("UPDATE lots SET remaining = ? WHERE id = ?", lot.remaining, lot.id);
+        this.sql.exec("UPDATE lots SET remaining = ?, expiring_notified = ? WHERE id = ?", lot.remaining, lot.expiringNotified ? 1 : 0, lot.id);
         continue;
       }
       this.sql.exec(
-        `INSERT INTO lots (id, source, amount, remaining, expires_at, priority, created_at, reference)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining`,
+        `INSERT INTO lots (id, source, amount, remaining, expires_at, priority, created_at, reference, expiring_notified)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining, expiring_notified = excluded.expiring_notified`,
         lot.id,
         lot.source,
         lot.amount,
@@ -280,6 +286,7 @@ export class LedgerStore {
         lot.priority,
         lot.createdAt,
         lot.reference,
+        lot.expiringNotified ? 1 : 0,
       );
     }
     for (const hold of step.holds) {
@@ -339,6 +346,7 @@ export class LedgerStore {
       limitNotice: s.limitNotice,
       // The same object unless a rule changed the blocks: the object tells a change by identity.
       blocks: s.blocks as Record<string, Block>,
+      allowance: s.allowance,
       spendDayKey: s.spend.dayKey,
       spendDay: s.spend.day,
       spendMonthKey: s.spend.monthKey,
@@ -388,8 +396,9 @@ export class LedgerStore {
       }));
   }
 
-  journalSum(): number {
-    return num(this.sql.exec("SELECT coalesce(sum(amount), 0) AS s FROM journal").one().s!);
+  /** Σ amounts of the journal, or of its entries up to `throughSeq`. */
+  journalSum(throughSeq: number = Number.MAX_SAFE_INTEGER): number {
+    return num(this.sql.exec("SELECT coalesce(sum(amount), 0) AS s FROM journal WHERE seq <= ?", throughSeq).one().s!);
   }
 
   operationAverage(operation: string): { count: number; credits: number } | null {
@@ -454,11 +463,9 @@ export class LedgerStore {
     return row ? toHold(row) : null;
   }
 
-  /** The next instant something is due on its own: an active hold or a live lot expiring. */
+  /** The next instant something falls due on its own (an expiry, a notice, a period's end), from the mirror. */
   nextDue(): number | null {
-    const hold = this.sql.exec("SELECT min(expires_at) AS t FROM holds WHERE status = 'active'").one().t ?? null;
-    const lot = this.sql.exec("SELECT min(expires_at) AS t FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL").one().t ?? null;
-    const times = [hold, lot].filter((t): t is number => typeof t === "number");
-    return times.length ? Math.min(...times) : null;
+    const a = this.account();
+    return a ? dueWork(this.loadState(a)).dueAt : null;
   }
 }

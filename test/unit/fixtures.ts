@@ -25,6 +25,7 @@ export function ledger(
     isLow: false,
     limitNotice: null,
     blocks: {},
+    allowance: null,
     ...rest,
     settings: { limits: { daily: null, monthly: null }, timeZone: null, lowBalanceThreshold: null, ...settings },
   };

@@ -66,6 +66,7 @@ class LedgerHarness {
       isLow: false,
       limitNotice: null,
       blocks: {},
+    allowance: null,
     };
   }
 

@@ -42,6 +42,22 @@ export const Account = z
     limits: z.object({ daily: int.nullable(), monthly: int.nullable(), spent_today: int, spent_this_month: int, time_zone: z.string() }),
     low_balance: z.object({ threshold: int.nullable(), is_low: z.boolean() }),
     auto_recharge: z.object({}).passthrough().nullable(),
+    allowance: z
+      .object({
+        amount: int,
+        interval: z.enum(["day", "week", "month"]),
+        rollover_max: int,
+        rollover_expires_after_intervals: int,
+        lot_id: z.string(),
+        current_period_start: isoTime,
+        current_period_end: isoTime,
+        next_period: z
+          .object({ amount: int, interval: z.enum(["day", "week", "month"]), rollover_max: int, rollover_expires_after_intervals: int })
+          .nullable()
+          .openapi({ description: "What the next period runs on; null when the allowance ends at current_period_end" }),
+      })
+      .nullable()
+      .openapi({ description: "The recurring allowance and its current period, or null" }),
     blocked: z
       .object({ reason: z.string(), since: isoTime })
       .nullable()

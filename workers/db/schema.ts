@@ -7,7 +7,9 @@
 // and nothing that can drift; the tables a database does not use stay empty.
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-export const accounts = sqliteTable("accounts", {
+export const accounts = sqliteTable(
+  "accounts",
+  {
   id: text("id").primaryKey(),
   name: text("name"),
   email: text("email"),
@@ -26,7 +28,20 @@ export const accounts = sqliteTable("accounts", {
   historyShard: text("history_shard").notNull().default("DB"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
-});
+  // The cron sweep's due-work index (workers/cron/sweep.ts): when the account's object next has work
+  // that falls due by itself, kept current from what the object ships and from the sweep's own calls.
+  /** The earliest of the instants below (and of the next `credits.expiring` notice); null: nothing. */
+  dueAt: integer("due_at"),
+  /** The object's clock when `due_at` was computed: an older copy never overwrites a newer one. */
+  dueComputedAt: integer("due_computed_at").notNull().default(0),
+  nextAllowanceAt: integer("next_allowance_at"),
+  nextHoldExpiryAt: integer("next_hold_expiry_at"),
+  /** A sweep that claimed the account to work on it, until when: overlapping sweeps take others. */
+  sweepClaimedBy: text("sweep_claimed_by"),
+  sweepClaimedUntil: integer("sweep_claimed_until"),
+  },
+  (t) => [index("accounts_due").on(t.dueAt), index("accounts_updated").on(t.updatedAt)],
+);
 
 // History is keyed by (account_id, seq): the object numbers its journal and events, so a row's key is
 // its account's own and a re-sent row is recognised, while no other account's row can ever take its
@@ -234,3 +249,55 @@ export const stripeDisputes = sqliteTable(
   },
   (t) => [index("stripe_disputes_payment_intent").on(t.paymentIntent)],
 );
+
+/**
+ * One row per pass of the cron's work (workers/cron/): `sweep` (expiry, allowances, notices) or
+ * `reconcile` (D1 against the objects). A pass that outlives one invocation is continued by the next:
+ * `finished_at` stays null until it is done, and `cutoff`/`cursor` say where it stands.
+ */
+export const cronRuns = sqliteTable(
+  "cron_runs",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: ["sweep", "reconcile"] }).notNull(),
+    startedAt: integer("started_at").notNull(),
+    finishedAt: integer("finished_at"),
+    /** Sweep: accounts due at or before this instant belong to the pass. */
+    cutoff: integer("cutoff").notNull(),
+    /** Reconcile: the last account id of the rolling sample checked so far. */
+    cursor: text("cursor"),
+    invocations: integer("invocations").notNull().default(1),
+    accounts: integer("accounts").notNull().default(0),
+    failures: integer("failures").notNull().default(0),
+    /** Reconcile: rows found missing from D1 and written back from the objects. */
+    entriesRepaired: integer("entries_repaired").notNull().default(0),
+    eventsRepaired: integer("events_repaired").notNull().default(0),
+    driftAccounts: integer("drift_accounts").notNull().default(0),
+  },
+  (t) => [index("cron_runs_kind_started").on(t.kind, t.startedAt)],
+);
+
+/** What reconciliation found wrong with one account's history in D1, and what it did about it. */
+export const historyDrift = sqliteTable(
+  "history_drift",
+  {
+    runId: text("run_id").notNull(),
+    accountId: text("account_id").notNull(),
+    foundAt: integer("found_at").notNull(),
+    shard: text("shard").notNull(),
+    missingEntries: integer("missing_entries").notNull(),
+    missingEvents: integer("missing_events").notNull(),
+    /** Σ entries in D1 − Σ in the object, over what both should hold, before repair (0 when only rows were missing). */
+    sumDifference: integer("sum_difference").notNull(),
+    entriesRepaired: integer("entries_repaired").notNull(),
+    eventsRepaired: integer("events_repaired").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.accountId] }), index("history_drift_found").on(t.foundAt)],
+);
+
+/** Small facts the parts report to the admin health view (history lag as the consumer last saw it). */
+export const systemState = sqliteTable("system_state", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

@@ -51,6 +51,11 @@ export const HistoryMessage = z
         debt: z.number().int(),
         is_low: z.boolean(),
         next_expiry_at: z.number().int().nullable(),
+        // When work next falls due by itself (the cron sweep's index). Absent from messages sent before
+        // the sweep existed: the index then keeps what it had.
+        due_at: z.number().int().nullable().optional(),
+        next_allowance_at: z.number().int().nullable().optional(),
+        next_hold_expiry_at: z.number().int().nullable().optional(),
         last_seq: z.number().int(),
         created_at: z.number().int(),
         updated_at: z.number().int(),

@@ -29,16 +29,25 @@ const INSERT_EVENTS = `
 INSERT OR IGNORE INTO account_events (account_id, seq, type, data, created_at)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?1)`;
 
+// The due-work columns follow their own clock (due_computed_at): the sweep writes them too, straight
+// from the object's answer, and whichever copy was computed last wins. A message from before the
+// index existed (value 13 = 0) leaves them as they are.
 const UPSERT_DIRECTORY = `
 INSERT INTO accounts (id, name, email, metadata, time_zone, balance, debt, is_low, next_expiry_at, last_seq,
-  history_shard, created_at, updated_at)
+  history_shard, created_at, updated_at, due_at, due_computed_at, next_allowance_at, next_hold_expiry_at)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7,
-  value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12
+  value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12,
+  CASE WHEN value ->> 13 THEN value ->> 14 ELSE 0 END, CASE WHEN value ->> 13 THEN value ->> 12 ELSE 0 END,
+  value ->> 15, value ->> 16
 FROM json_each(?1) WHERE true
 ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, metadata = excluded.metadata,
   time_zone = excluded.time_zone, balance = excluded.balance, debt = excluded.debt, is_low = excluded.is_low,
   next_expiry_at = excluded.next_expiry_at, last_seq = excluded.last_seq, history_shard = excluded.history_shard,
-  updated_at = excluded.updated_at
+  updated_at = excluded.updated_at,
+  due_at = CASE WHEN excluded.due_computed_at >= accounts.due_computed_at AND excluded.due_computed_at > 0 THEN excluded.due_at ELSE accounts.due_at END,
+  next_allowance_at = CASE WHEN excluded.due_computed_at >= accounts.due_computed_at AND excluded.due_computed_at > 0 THEN excluded.next_allowance_at ELSE accounts.next_allowance_at END,
+  next_hold_expiry_at = CASE WHEN excluded.due_computed_at >= accounts.due_computed_at AND excluded.due_computed_at > 0 THEN excluded.next_hold_expiry_at ELSE accounts.next_hold_expiry_at END,
+  due_computed_at = max(accounts.due_computed_at, excluded.due_computed_at)
 WHERE excluded.updated_at >= accounts.updated_at`;
 
 /** Kinds that spend credits on an operation: what /usage adds up. */
@@ -113,6 +122,10 @@ export function directoryStatements(db: D1Database, messages: readonly HistoryMe
       shard,
       row.created_at,
       row.updated_at,
+      row.due_at === undefined ? 0 : 1,
+      row.due_at ?? null,
+      row.next_allowance_at ?? null,
+      row.next_hold_expiry_at ?? null,
     ];
   });
   return jsonChunks(rows).map((json) => db.prepare(UPSERT_DIRECTORY).bind(json));
