@@ -646,7 +646,7 @@ export class AccountLedger extends DurableObject<Env> {
       const persisted = this.store.persist(before, step, now);
       const due = dueWork(step.state);
       const { alarm } = this.finish(persisted.account, step, null, now, { status: 200, body: {} }, changesRow(before, persisted.account), due.dueAt);
-      return { alarm, report: { settledEntries: step.entries.length, settledEvents: step.events.length, ...due } };
+      return { alarm, report: { at: now, settledEntries: step.entries.length, settledEvents: step.events.length, ...due } };
     });
     if (!out) return null;
     await this.armAlarm(out.alarm);
@@ -691,6 +691,8 @@ export class AccountLedger extends DurableObject<Env> {
 }
 
 export interface TickReport extends DueWork {
+  /** The object's clock when it answered: the index keeps the newest answer. */
+  at: number;
   /** Entries and events the tick wrote (0 when the alarm or a request had settled everything). */
   settledEntries: number;
   settledEvents: number;

@@ -24,6 +24,7 @@ CREATE TABLE `history_drift` (
 	`sum_difference` integer NOT NULL,
 	`entries_repaired` integer NOT NULL,
 	`events_repaired` integer NOT NULL,
+	`unresolved_difference` integer NOT NULL,
 	PRIMARY KEY(`run_id`, `account_id`)
 );
 --> statement-breakpoint

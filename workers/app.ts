@@ -1,6 +1,7 @@
 import { bodyLimit } from "hono/body-limit";
 import { accounts } from "./api/accounts";
 import { allowance } from "./api/allowance";
+import { health } from "./api/health";
 import { keys } from "./api/api-keys";
 import { checkout } from "./api/checkout";
 import { controls } from "./api/controls";
@@ -48,7 +49,7 @@ export function createApp() {
     await next();
   });
 
-  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, allowance, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
+  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, allowance, health, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   const info = {

@@ -28,6 +28,13 @@ export interface Env {
   STRIPE_WEBHOOK_SECRET?: string;
   /** Another Stripe API to talk to, e.g. `http://127.0.0.1:12111` (a fake in tests); unset in production. */
   STRIPE_API_BASE?: string;
+  /** The cron (workers/cron/): see workers/cron/settings.ts and README, "Cron: expiry, allowances, reconciliation". */
+  SWEEP_BUDGET_SECONDS?: string;
+  SWEEP_MAX_ACCOUNTS?: string;
+  SWEEP_CONCURRENCY?: string;
+  RECONCILE_CRON?: string;
+  RECONCILE_SAMPLE?: string;
+  RECONCILE_MAX_ACCOUNTS?: string;
   /** `development` on a laptop (`npm run dev` sets it in .dev.vars); unset in deployments. */
   ENVIRONMENT?: string;
 }

@@ -291,6 +291,8 @@ export const historyDrift = sqliteTable(
     sumDifference: integer("sum_difference").notNull(),
     entriesRepaired: integer("entries_repaired").notNull(),
     eventsRepaired: integer("events_repaired").notNull(),
+    /** What still differs after the repair (0 once D1 agrees): a row D1 holds with another amount. */
+    unresolvedDifference: integer("unresolved_difference").notNull(),
   },
   (t) => [primaryKey({ columns: [t.runId, t.accountId] }), index("history_drift_found").on(t.foundAt)],
 );

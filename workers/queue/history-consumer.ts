@@ -7,7 +7,7 @@
 import { MAIN_SHARD, shardDb } from "../db/shards";
 import type { Env } from "../env";
 import { HistoryMessage } from "./history-message";
-import { directoryStatements, shardStatements } from "./history-writes";
+import { directoryStatements, historyLagStatement, shardStatements } from "./history-writes";
 
 /** The longest pause between two attempts; max_retries (10) attempts then span about a quarter hour. */
 const MAX_RETRY_DELAY_SECONDS = 300;
@@ -66,6 +66,8 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
   if (withDirectory.length) {
     const main = writeTo(MAIN_SHARD, env.DB);
     main.statements.push(...directoryStatements(env.DB, withDirectory.map((i) => i.body)));
+    const lag = historyLagStatement(env.DB, withDirectory.map((i) => i.body), Date.now());
+    if (lag) main.statements.push(lag);
     main.items.push(...withDirectory);
   }
   // A flush that only changed the profile has no rows for its shard: D1 refuses an empty batch.

@@ -130,3 +130,17 @@ export function directoryStatements(db: D1Database, messages: readonly HistoryMe
   });
   return jsonChunks(rows).map((json) => db.prepare(UPSERT_DIRECTORY).bind(json));
 }
+
+/**
+ * What the admin health view reports as history lag: how long the oldest flush in this batch took from
+ * its object to this write (the directory row is stamped when the object sends it).
+ */
+export function historyLagStatement(db: D1Database, messages: readonly HistoryMessage[], now: number): D1PreparedStatement | null {
+  let oldest: number | null = null;
+  for (const m of messages) if (m.directory && (oldest === null || m.directory.updated_at < oldest)) oldest = m.directory.updated_at;
+  if (oldest === null) return null;
+  const value = JSON.stringify({ lag_ms: Math.max(0, now - oldest), messages: messages.length });
+  return db
+    .prepare("INSERT INTO system_state (key, value, updated_at) VALUES ('history_lag', ?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")
+    .bind(value, now);
+}

@@ -1,0 +1,37 @@
+// The cron's settings ([vars] in wrangler.toml), parsed strictly: a typo fails the run loudly rather
+// than sweep with a budget nobody chose.
+
+import type { Env } from "../env";
+
+export interface CronSettings {
+  /** Wall time one invocation spends sweeping before it leaves the rest to the next. */
+  sweepBudgetMs: number;
+  /** Accounts one invocation calls at most (each call is a subrequest; Workers allow 10,000). */
+  sweepMaxAccounts: number;
+  /** Objects called at once. */
+  concurrency: number;
+  /** The cron expression whose invocations also reconcile D1 against the objects. */
+  reconcileCron: string;
+  /** Accounts a reconciliation pass samples beyond those touched since the last pass. */
+  reconcileSample: number;
+  /** Touched accounts one pass checks at most; the next pass goes on from where it stopped. */
+  reconcileMaxAccounts: number;
+}
+
+function whole(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, not '${value}'`);
+  return n;
+}
+
+export function cronSettings(env: Env): CronSettings {
+  return {
+    sweepBudgetMs: whole("SWEEP_BUDGET_SECONDS", env.SWEEP_BUDGET_SECONDS, 20, 1, 840) * 1000,
+    sweepMaxAccounts: whole("SWEEP_MAX_ACCOUNTS", env.SWEEP_MAX_ACCOUNTS, 5000, 1, 9000),
+    concurrency: whole("SWEEP_CONCURRENCY", env.SWEEP_CONCURRENCY, 25, 1, 500),
+    reconcileCron: env.RECONCILE_CRON ?? "17 * * * *",
+    reconcileSample: whole("RECONCILE_SAMPLE", env.RECONCILE_SAMPLE, 200, 0, 5000),
+    reconcileMaxAccounts: whole("RECONCILE_MAX_ACCOUNTS", env.RECONCILE_MAX_ACCOUNTS, 2000, 1, 5000),
+  };
+}
