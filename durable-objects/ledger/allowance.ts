@@ -63,7 +63,10 @@ function startPeriod(draft: Draft, plan: AllowancePlan, at: number, rolledOver: 
 export function applyAllowance(draft: Draft, plan: AllowancePlan | null): void {
   const current = draft.state.allowance;
   if (current === null) {
-    if (plan !== null) draft.state = { ...draft.state, allowance: startPeriod(draft, plan, draft.now, 0) };
+    if (plan === null) return;
+    // startPeriod changes the draft's state (a new lot): read the state only once it has.
+    const started = startPeriod(draft, plan, draft.now, 0);
+    draft.state = { ...draft.state, allowance: started };
     return;
   }
   const pending = current.next === undefined ? current.plan : current.next.plan;
@@ -99,7 +102,8 @@ export function rollAllowance(draft: Draft, at: number): void {
     );
   }
   const plan = ending.next === undefined ? ending.plan : ending.next.plan;
-  draft.state = { ...draft.state, allowance: plan === null ? null : startPeriod(draft, plan, at, rolled) };
+  const next = plan === null ? null : startPeriod(draft, plan, at, rolled);
+  draft.state = { ...draft.state, allowance: next };
 }
 
 function expireAllowanceLot(draft: Draft, lot: Lot, at: number, rolled: number): void {
