@@ -214,6 +214,11 @@ const PACKAGES = {
 };
 
 const DEMO_ACCOUNT = "demo-user";
+/**
+ * A monthly allowance on the demo account, so a new user sees one (README, "Allowances and rollover").
+ * Setting the same allowance again changes nothing, so every `npm run dev` can send it.
+ */
+const DEMO_ALLOWANCE = { amount: 1000, interval: "month", rollover_max: 500, rollover_expires_after_intervals: 1 };
 const DAY_MS = 24 * 3600 * 1000;
 
 /**
@@ -297,6 +302,7 @@ async function seed(url, adminKey) {
     expect(answer, [201], `POST /v1/accounts/${DEMO_ACCOUNT}/grants (${grant.key})`);
     if (!answer.replayed) granted.push(`${grant.body.amount} (${grant.body.metadata.seed})`);
   }
+  expect(await call("PUT", `/v1/accounts/${DEMO_ACCOUNT}/allowance`, DEMO_ALLOWANCE), [200], `PUT /v1/accounts/${DEMO_ACCOUNT}/allowance`);
   const account = expect(await call("GET", `/v1/accounts/${DEMO_ACCOUNT}`), [200], `GET /v1/accounts/${DEMO_ACCOUNT}`).json;
   return { granted, account };
 }
@@ -324,6 +330,11 @@ function banner(url, adminKey, result, localCheckout) {
       `          account '${DEMO_ACCOUNT}' (balance ${a.balance}, available ${a.available})` +
         (result.granted.length ? `; granted now: ${result.granted.join(", ")}` : "; grants already in place"),
     );
+    if (a.allowance) {
+      lines.push(
+        `          allowance ${a.allowance.amount} per ${a.allowance.interval} (up to ${a.allowance.rollover_max} rolls over), this period ends ${a.allowance.current_period_end}`,
+      );
+    }
   }
   lines.push(
     rule,
@@ -363,6 +374,13 @@ function banner(url, adminKey, result, localCheckout) {
     `    -d '{"package_id":"starter"}'`,
     "  # Then the purchase and the new balance",
     `  ${curl} ${auth} ${A}/purchases`,
+    "",
+    "  # The allowance: what it grants, when the period ends, what rolls over (README, \"Allowances and rollover\")",
+    `  ${curl} ${auth} -X PUT ${json} ${A}/allowance -d '{"amount":1000,"interval":"month","rollover_max":500}'`,
+    "",
+    "  # Run the cron now (wrangler dev --test-scheduled): the sweep, then reconciliation, then what it found",
+    `  ${curl} "$CREDENCE_URL/__scheduled?cron=17+*+*+*+*"`,
+    `  ${curl} ${auth} $CREDENCE_URL/v1/admin/health`,
     "",
     "  # Prices and packages",
     `  ${curl} ${auth} $CREDENCE_URL/v1/prices`,

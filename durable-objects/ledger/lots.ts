@@ -12,7 +12,12 @@ export function liveCredits(lots: readonly Lot[], now: number): number {
   return total;
 }
 
-/** Burn order: priority, then soonest expiry (never-expiring last), then oldest, then id for a total order. */
+/**
+ * Burn order: priority, then soonest expiry (never-expiring last), then rolled-over credits before
+ * others expiring at the same instant, then oldest, then id for a total order. (A rollover lot ends
+ * with the period it rolled into, as does that period's allowance: spending it first leaves more of
+ * the allowance to roll over again.)
+ */
 export function burnOrder(a: Lot, b: Lot): number {
   if (a.priority !== b.priority) return a.priority - b.priority;
   if (a.expiresAt !== b.expiresAt) {
@@ -20,6 +25,7 @@ export function burnOrder(a: Lot, b: Lot): number {
     if (b.expiresAt === null) return -1;
     return a.expiresAt - b.expiresAt;
   }
+  if ((a.source === "rollover") !== (b.source === "rollover")) return a.source === "rollover" ? -1 : 1;
   if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
