@@ -21,9 +21,14 @@ export const MAX_SETTLE_INSTANTS = 1000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** When a lot is announced as expiring: a week before, or when it was created if that is later. */
+/**
+ * When a lot is announced as expiring: a week before, or when it was created if that is later. Not
+ * allowance lots, nor rollover lots that live a week or less (daily and weekly plans): they renew every
+ * period, and announcing each would be noise; the account's allowance says when its period ends.
+ */
 export function noticeAt(lot: Lot): number | null {
   if (lot.expiresAt === null || lot.expiringNotified || lot.source === "allowance") return null;
+  if (lot.source === "rollover" && lot.expiresAt - lot.createdAt <= EXPIRING_NOTICE_MS) return null;
   return Math.max(lot.createdAt, lot.expiresAt - EXPIRING_NOTICE_MS);
 }
 

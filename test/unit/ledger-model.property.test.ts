@@ -55,6 +55,8 @@ class LedgerHarness {
   private account: Omit<LedgerState, "lots" | "holds">;
   private readonly replies = new Map<string, { fingerprint: string; answer: Answer }>();
   private ids = 0;
+  /** Lots a `credits.expiring` was raised for: once each, whichever step raised it. */
+  private readonly announced = new Set<string>();
 
   constructor(private readonly config: Config) {
     const { limits } = config;
@@ -89,7 +91,15 @@ class LedgerHarness {
   private persist(step: Step<unknown>): void {
     for (const lot of step.lots) {
       const row = this.lotRows.get(lot.id);
-      this.lotRows.set(lot.id, row ? { ...row, remaining: lot.remaining } : lot);
+      // The columns the store updates on an existing row (store.ts): remaining and expiring_notified.
+      this.lotRows.set(lot.id, row ? { ...row, remaining: lot.remaining, expiringNotified: lot.expiringNotified } : lot);
+    }
+    for (const event of step.events) {
+      if (event.type !== "credits.expiring") continue;
+      const lotId = String(event.data.lot_id);
+      expect(this.announced.has(lotId), `credits.expiring raised twice for ${lotId}`).toBe(false);
+      this.announced.add(lotId);
+      seen.expiringNotices++;
     }
     for (const hold of step.holds) {
       const row = this.holdRows.get(hold.id);
@@ -186,6 +196,7 @@ const seen = {
   expireEntries: 0,
   holdExpireEntries: 0,
   expiredAtExactInstant: 0,
+  expiringNotices: 0,
   captureOverrun: 0,
   captureZero: 0,
   captureUncharged: 0,
@@ -242,23 +253,29 @@ class Model {
     this.now += ms;
   }
 
-  /** Expiries become entries at the start of every rule run. Returns the entries expected. */
+  /**
+   * Expiries become entries at the start of every rule run, in time order, each dated when it fell
+   * due; at one instant lots go first (in burn order), then holds. Returns the entries expected.
+   */
   settle(): string[] {
-    const out: string[] = [];
+    const due: { at: number; rank: [number, number, number, string]; entry: string }[] = [];
     for (const lot of this.lots) {
       if (lot.remaining > 0 && lot.expiresAt !== null && lot.expiresAt <= this.now) {
-        out.push(`expire:${lot.id}:${-lot.remaining}`);
+        due.push({ at: lot.expiresAt, rank: [0, lot.priority, lot.createdAt, lot.id], entry: `expire:${lot.id}:${-lot.remaining}@${lot.expiresAt}` });
         if (lot.expiresAt === this.now) seen.expiredAtExactInstant++;
         lot.remaining = 0;
       }
     }
+    // Holds of one instant keep the order they were placed in (a stable sort).
     for (const hold of this.holds) {
       if (hold.status === "active" && hold.expiresAt <= this.now) {
-        out.push(`hold_expire:${hold.id}:0`);
+        due.push({ at: hold.expiresAt, rank: [1, 0, 0, ""], entry: `hold_expire:${hold.id}:0@${hold.expiresAt}` });
         hold.status = "expired";
       }
     }
-    return out;
+    const cmp = (a: (typeof due)[number], b: (typeof due)[number]) =>
+      a.at - b.at || a.rank[0] - b.rank[0] || a.rank[1] - b.rank[1] || a.rank[2] - b.rank[2] || (a.rank[3] < b.rank[3] ? -1 : a.rank[3] > b.rank[3] ? 1 : 0);
+    return due.sort(cmp).map((d) => d.entry);
   }
 
   currentSpend() {
@@ -460,13 +477,15 @@ function checkInvariants(m: Model, r: LedgerHarness): void {
   }
 }
 
-/** The real step wrote exactly the entries the model expects (settled expiries, then the operation's). */
+/**
+ * The real step wrote exactly the entries the model expects, in order: settled expiries (each dated
+ * at its instant), then the operation's.
+ */
 function expectEntries(sent: Sent, expected: string[]): void {
   if (sent.kind !== "fresh") throw new Error(`expected a fresh answer, got ${sent.kind}`);
-  const written = sent.entries.map((e) => `${e.kind}:${e.holdId ?? e.lotId ?? "-"}:${e.amount === 0 ? 0 : e.amount}`);
-  expect([...written].sort()).toEqual([...expected].sort());
-  const last = expected.at(-1);
-  if (last !== undefined && !last.startsWith("expire") && !last.startsWith("hold_expire")) expect(written.at(-1)).toBe(last);
+  const dated = (e: EntryDraft) => (e.kind === "expire" || e.kind === "hold_expire" ? `@${e.createdAt}` : "");
+  const written = sent.entries.map((e) => `${e.kind}:${e.holdId ?? e.lotId ?? "-"}:${e.amount === 0 ? 0 : e.amount}${dated(e)}`);
+  expect(written).toEqual(expected);
   for (const e of sent.entries) {
     if (e.kind === "expire") seen.expireEntries++;
     if (e.kind === "hold_expire") seen.holdExpireEntries++;

@@ -4,7 +4,7 @@ import { totals } from "../../durable-objects/ledger/draft";
 import * as payments from "../../durable-objects/ledger/purchases";
 import * as rules from "../../durable-objects/ledger/rules";
 import type { LedgerState } from "../../durable-objects/ledger/types";
-import { charge, HOUR, ledger, lot, ok, refused, T0 } from "./fixtures";
+import { charge, DAY, HOUR, ledger, lot, ok, refused, T0 } from "./fixtures";
 
 const purchaseOf = (reference: string, amount: number) => ({
   lotId: `lot-${reference}`,
@@ -59,7 +59,9 @@ describe("clawback", () => {
   const bought = (): LedgerState =>
     ledger({
       lots: [
-        lot({ id: "promo", amount: 200, expiresAt: T0 + HOUR }),
+        // Expires (so burns before the never-expiring lot of the same priority), but outside the
+        // credits.expiring week, so a clawback step carries only its own event.
+        lot({ id: "promo", amount: 200, expiresAt: T0 + 30 * DAY }),
         lot({ id: "lot-cs_1", amount: 1000, reference: "cs_1", source: "purchase" }),
         lot({ id: "other", amount: 300, priority: 5 }),
       ],

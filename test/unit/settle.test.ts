@@ -14,11 +14,13 @@ const activeHold = (id: string, amount: number, expiresAt: number): Hold => ({
 });
 
 describe("settle", () => {
+  // The lots expiring within a week were announced (credits.expiring) before: these tests are about
+  // expiries; the notices have their own tests in expiry.test.ts.
   const state = ledger({
     lots: [
-      lot({ id: "promo", source: "promo", amount: 50, remaining: 30, expiresAt: T0 + HOUR }),
-      lot({ id: "gift", amount: 20, expiresAt: T0 + HOUR - 1, priority: 1 }),
-      lot({ id: "later", amount: 40, expiresAt: T0 + DAY }),
+      lot({ id: "promo", source: "promo", amount: 50, remaining: 30, expiresAt: T0 + HOUR, expiringNotified: true }),
+      lot({ id: "gift", amount: 20, expiresAt: T0 + HOUR - 1, priority: 1, expiringNotified: true }),
+      lot({ id: "later", amount: 40, expiresAt: T0 + DAY, expiringNotified: true }),
       lot({ id: "never", amount: 100 }),
     ],
     holds: [activeHold("h1", 25, T0 + HOUR), activeHold("h2", 5, T0 + DAY)],
@@ -29,14 +31,14 @@ describe("settle", () => {
     expect(totals(state, now)).toEqual({ balance: 140, held: 5, available: 135, debt: 0 });
   });
 
-  it("writes an expire entry with a negative amount per due lot (expiresAt ≤ now) and zeroes the lot", () => {
+  it("writes an expire entry with a negative amount per due lot (expiresAt ≤ now), dated at its expiry, and zeroes the lot", () => {
     const step = rules.settle(state, now);
     const expires = step.entries.filter((e) => e.kind === "expire");
-    expect(expires.map((e) => [e.lotId, e.amount])).toEqual([
-      ["promo", -30], // priority 0 burns (and is listed) first
-      ["gift", -20],
+    expect(expires.map((e) => [e.lotId, e.amount, new Date(e.createdAt).toISOString()])).toEqual([
+      ["gift", -20, "2026-11-24T12:59:59.999Z"], // expired a millisecond before promo, so listed first
+      ["promo", -30, "2026-11-24T13:00:00.000Z"],
     ]);
-    expect(expires[0]).toMatchObject({
+    expect(expires[1]).toMatchObject({
       description: "30 credits from promo expired",
       metadata: { expired_at: new Date(T0 + HOUR).toISOString(), source: "promo" },
       createdAt: now,
@@ -76,14 +78,15 @@ describe("settle", () => {
     expect(step.entries).toEqual([]);
     expect(step.lots).toEqual([]);
     expect(step.holds).toEqual([]);
+    expect(step.events).toEqual([]);
   });
 
-  it("reports credits.expired and hold.expired events", () => {
+  it("reports credits.expired and hold.expired events, in time order, each dated when it fell due", () => {
     const step = rules.settle(state, now);
-    expect(step.events.map((e) => [e.type, e.data])).toEqual([
-      ["credits.expired", { lot_id: "promo", amount: 30, source: "promo" }],
-      ["credits.expired", { lot_id: "gift", amount: 20, source: "grant" }],
-      ["hold.expired", { hold_id: "h1", amount: 25 }],
+    expect(step.events.map((e) => [e.type, e.data, new Date(e.createdAt).toISOString()])).toEqual([
+      ["credits.expired", { lot_id: "gift", amount: 20, source: "grant", expired_at: "2026-11-24T12:59:59.999Z" }, "2026-11-24T12:59:59.999Z"],
+      ["credits.expired", { lot_id: "promo", amount: 30, source: "promo", expired_at: "2026-11-24T13:00:00.000Z" }, "2026-11-24T13:00:00.000Z"],
+      ["hold.expired", { hold_id: "h1", amount: 25 }, "2026-11-24T13:00:00.000Z"],
     ]);
   });
 });

@@ -90,6 +90,9 @@ describe("a batch of 50 accounts' flushes", () => {
     expect(await realEnv.DB.prepare("SELECT * FROM accounts WHERE id = ?").bind(first.id).first()).toEqual({
       id: first.id, name: `Test ${first.id}`, email: null, metadata: null, time_zone: null, balance: 953, debt: 0, is_low: 1,
       next_expiry_at: null, last_seq: 4, history_shard: first.shard, created_at: T0, updated_at: T0 + 10,
+      // A directory row that says nothing of due work (as messages sent before the sweep existed):
+      // indexed as due at once, so the next sweep asks the object.
+      due_at: 0, due_computed_at: 0, next_allowance_at: null, next_hold_expiry_at: null, sweep_claimed_by: null, sweep_claimed_until: null,
     });
     const usage = await rowsOf(d1(list[0]!.shard), "usage_daily", [list[0]!.id], "operation");
     expect(usage).toEqual([
@@ -255,5 +258,30 @@ describe("a capture of 0", () => {
     await deliver([delivery("zero-capture", zero)]);
     const usage = await rowsOf(d1("HISTORY_2"), "usage_daily", ["zero-capture"], "account_id, day, operation");
     expect(usage).toEqual([{ account_id: "zero-capture", day: T0_DAY, operation: "image", count: 1, credits: 0 }]);
+  });
+});
+
+describe("the due-work index in the directory row", () => {
+  const withDue = (id: string, shard: string, updatedAt: number, dueAt: number | null): HistoryMessage => {
+    const body = historyBody(id, shard);
+    return { ...body, directory: { ...body.directory!, updated_at: updatedAt, due_at: dueAt, next_allowance_at: dueAt, next_hold_expiry_at: null } };
+  };
+  const dueOf = (id: string) => realEnv.DB.prepare("SELECT due_at, due_computed_at, next_allowance_at FROM accounts WHERE id = ?").bind(id).first();
+
+  it("takes when work is next due from what the object ships, and never lets an older copy overwrite a newer one", async () => {
+    const [a] = accounts("due-index", 1);
+    await deliver([delivery("due-1", withDue(a!.id, a!.shard, T0 + 10, T0 + 5000))]);
+    expect(await dueOf(a!.id)).toEqual({ due_at: T0 + 5000, due_computed_at: T0 + 10, next_allowance_at: T0 + 5000 });
+
+    // The sweep asked the object later (at T0 + 30) and wrote its answer: nothing is due.
+    await realEnv.DB.prepare("UPDATE accounts SET due_at = NULL, next_allowance_at = NULL, due_computed_at = ? WHERE id = ?").bind(T0 + 30, a!.id).run();
+    // A flush sent at T0 + 20, delivered after that, updates the directory but not the older due times.
+    await deliver([delivery("due-2", withDue(a!.id, a!.shard, T0 + 20, T0 + 5000))]);
+    expect(await dueOf(a!.id)).toEqual({ due_at: null, due_computed_at: T0 + 30, next_allowance_at: null });
+    expect(await realEnv.DB.prepare("SELECT updated_at FROM accounts WHERE id = ?").bind(a!.id).first("updated_at")).toBe(T0 + 20);
+
+    // A newer flush wins again.
+    await deliver([delivery("due-3", withDue(a!.id, a!.shard, T0 + 40, T0 + 9000))]);
+    expect(await dueOf(a!.id)).toEqual({ due_at: T0 + 9000, due_computed_at: T0 + 40, next_allowance_at: T0 + 9000 });
   });
 });

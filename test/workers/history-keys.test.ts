@@ -69,7 +69,9 @@ describe("an object upgraded from the tag-keyed schema", () => {
     // The object as it was before schema v4, restarted.
     await runInDurableObject(ledger(id), (_instance, state) => {
       // Undo what the later schema versions added, so the upgrade runs them as it would on such an object.
-      state.storage.sql.exec("ALTER TABLE account DROP COLUMN blocks; DROP TABLE clawbacks;");
+      state.storage.sql.exec(
+        "ALTER TABLE account DROP COLUMN allowance; ALTER TABLE lots DROP COLUMN expiring_notified; ALTER TABLE account DROP COLUMN blocks; DROP TABLE clawbacks;",
+      );
       state.storage.kv.put("schema_version", 3);
     });
     await evict(id);
