@@ -69,3 +69,27 @@ describe("reconciliation of D1 against the objects", () => {
     expect((await historyRows("in-flight")).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
   });
 });
+
+describe("which accounts a pass checks", () => {
+  it("goes on from where the last pass stopped, even among accounts touched in the same millisecond", async () => {
+    const at = Date.parse("2032-06-01T08:00:00.000Z");
+    const ids = ["cursor-a", "cursor-b", "cursor-c"];
+    for (const id of ids) {
+      await setClock(id, at);
+      await api("PUT", `/v1/accounts/${id}`, { body: {} });
+      await api("POST", `/v1/accounts/${id}/grants`, { body: { amount: 10 } });
+      await flush(id);
+      await (await historyOf(id)).prepare("DELETE FROM ledger_entries WHERE account_id = ?").bind(id).run();
+    }
+    // Each pass has room for one touched account and no sample: three passes, three accounts, in order.
+    const limits = { RECONCILE_MAX_ACCOUNTS: "1", RECONCILE_SAMPLE: "0" };
+    const found: string[] = [];
+    for (let pass = 1; pass <= 3; pass++) {
+      await runCron(at + pass * 3600_000, RECONCILE_CRON, limits);
+      const drift = await env.DB.prepare("SELECT account_id FROM history_drift WHERE run_id = ?").bind(`reconcile_${at + pass * 3600_000}`).all<{ account_id: string }>();
+      found.push(...drift.results.map((r) => r.account_id));
+    }
+    expect(found).toEqual(ids);
+    for (const id of ids) expect((await historyRows(id)).map((r) => r.kind)).toEqual(["grant"]);
+  });
+});

@@ -47,9 +47,13 @@ export interface ReconcileResult {
   drift: AccountDrift[];
 }
 
-/** Where the previous pass left off: the directory's updated_at it had reached, and the sample's last id. */
+/**
+ * Where the previous pass left off: the (updated_at, id) of the last touched account it checked (many
+ * accounts can share a millisecond), and the sample's last id.
+ */
 interface Cursor {
   touchedAfter: number;
+  touchedAfterId?: string;
   sampleAfter: string;
 }
 
@@ -57,7 +61,8 @@ export async function reconcile(env: Env, options: ReconcileOptions): Promise<Re
   const previous = await latestRun(env, "reconcile", true);
   const from: Cursor = previous?.cursor ? (JSON.parse(previous.cursor) as Cursor) : { touchedAfter: -1, sampleAfter: "" };
   const run = await startRun(env.DB, "reconcile", options.scheduledTime, Date.now(), previous?.cursor ?? null);
-  const { ids, cursor } = await accountsToCheck(env.DB, from, options);
+  const lists = await accountsToCheck(env.DB, from, options);
+  const ids = [...new Set([...lists.touched.map((r) => r.id), ...lists.dead, ...lists.sample])];
   const settledBefore = options.scheduledTime - SETTLE_GRACE_MS;
   const result: ReconcileResult = { run: run.id, checked: 0, failures: 0, drift: [] };
   const answers = await mapLimit(ids, options.concurrency, (id) => (Date.now() < options.deadline ? checkAccount(env, id, settledBefore) : Promise.resolve(undefined)));
@@ -89,35 +94,42 @@ export async function reconcile(env: Env, options: ReconcileOptions): Promise<Re
     }),
   );
   await env.DB.batch(statements);
+  // Checks start in order and none starts after the deadline, so what was checked is a prefix of
+  // each list: the next pass goes on from the first account this one had no time for.
+  const checked = (id: string) => answers[ids.indexOf(id)] !== undefined;
+  const touchedDone = lists.touched.filter((r) => checked(r.id));
+  const sampleDone = lists.sample.filter(checked);
+  const cursor: Cursor = {
+    touchedAfter: touchedDone.at(-1)?.updated_at ?? from.touchedAfter,
+    touchedAfterId: touchedDone.at(-1)?.id ?? from.touchedAfterId ?? "",
+    sampleAfter: sampleDone.length === lists.sample.length ? (lists.sample.at(-1) ?? "") : (sampleDone.at(-1) ?? from.sampleAfter),
+  };
   await finishRun(env.DB, run.id, Date.now(), JSON.stringify(cursor));
   return result;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Touched since the last pass (oldest first, up to the cap), dead-lettered, then the rolling sample. */
-async function accountsToCheck(db: D1Database, from: Cursor, options: ReconcileOptions): Promise<{ ids: string[]; cursor: Cursor }> {
-  const [touched, dead, sample] = await db.batch<{ id: string; updated_at?: number }>([
-    db.prepare("SELECT id, updated_at FROM accounts WHERE updated_at > ?1 ORDER BY updated_at, id LIMIT ?2").bind(from.touchedAfter, options.maxAccounts),
-    db.prepare("SELECT DISTINCT account_id AS id FROM history_dead_letters WHERE resolved_at IS NULL LIMIT 100"),
-    db.prepare("SELECT id FROM accounts WHERE id > ?1 ORDER BY id LIMIT ?2").bind(from.sampleAfter, options.sample),
+/** Touched since the last pass (oldest first, up to the cap), dead-lettered, and the rolling sample. */
+async function accountsToCheck(
+  db: D1Database,
+  from: Cursor,
+  options: ReconcileOptions,
+): Promise<{ touched: { id: string; updated_at: number }[]; dead: string[]; sample: string[] }> {
+  const [touched, dead, sample] = await db.batch<{ id: string; updated_at: number }>([
+    db
+      .prepare("SELECT id, updated_at FROM accounts WHERE (updated_at, id) > (?1, ?2) ORDER BY updated_at, id LIMIT ?3")
+      .bind(from.touchedAfter, from.touchedAfterId ?? "", options.maxAccounts),
+    db.prepare("SELECT DISTINCT account_id AS id, 0 AS updated_at FROM history_dead_letters WHERE resolved_at IS NULL LIMIT 100"),
+    db.prepare("SELECT id, 0 AS updated_at FROM accounts WHERE id > ?1 ORDER BY id LIMIT ?2").bind(from.sampleAfter, options.sample),
   ]);
-  let sampled = sample?.results ?? [];
+  let sampled = (sample?.results ?? []).map((r) => r.id);
   // The sample wraps around: when it reaches the last id, it goes on from the first.
   if (sampled.length < options.sample && from.sampleAfter !== "") {
     const more = await db.prepare("SELECT id FROM accounts WHERE id <= ?1 ORDER BY id LIMIT ?2").bind(from.sampleAfter, options.sample - sampled.length).all<{ id: string }>();
-    sampled = [...sampled, ...more.results];
+    sampled = [...sampled, ...more.results.map((r) => r.id)];
   }
-  const touchedRows = touched?.results ?? [];
-  const ids = [...new Set([...touchedRows, ...(dead?.results ?? []), ...sampled].map((r) => r.id))];
-  const lastTouched = touchedRows.at(-1);
-  return {
-    ids,
-    cursor: {
-      touchedAfter: lastTouched?.updated_at ?? from.touchedAfter,
-      sampleAfter: sampled.at(-1)?.id ?? "",
-    },
-  };
+  return { touched: touched?.results ?? [], dead: (dead?.results ?? []).map((r) => r.id), sample: sampled };
 }
 
 interface Check {

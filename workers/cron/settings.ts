@@ -1,5 +1,9 @@
 // The cron's settings ([vars] in wrangler.toml), parsed strictly: a typo fails the run loudly rather
 // than sweep with a budget nobody chose.
+//
+// The defaults keep one invocation under Workers' 10,000 subrequests: a sweep calls at most 5,000
+// objects plus two D1 statements per 100; the hourly invocation that also reconciles checks at most
+// 1,500 touched + 200 sampled accounts at one object call and one D1 query each (a repair adds a few).
 
 import type { Env } from "../env";
 
@@ -32,6 +36,6 @@ export function cronSettings(env: Env): CronSettings {
     concurrency: whole("SWEEP_CONCURRENCY", env.SWEEP_CONCURRENCY, 25, 1, 500),
     reconcileCron: env.RECONCILE_CRON ?? "17 * * * *",
     reconcileSample: whole("RECONCILE_SAMPLE", env.RECONCILE_SAMPLE, 200, 0, 5000),
-    reconcileMaxAccounts: whole("RECONCILE_MAX_ACCOUNTS", env.RECONCILE_MAX_ACCOUNTS, 2000, 1, 5000),
+    reconcileMaxAccounts: whole("RECONCILE_MAX_ACCOUNTS", env.RECONCILE_MAX_ACCOUNTS, 1500, 1, 5000),
   };
 }
