@@ -2,7 +2,8 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api } from "./helpers";
 
-// Every route of API.md sections Accounts, Pricing and estimates, Spending, History (entries, usage) and Keys.
+// Every route of API.md sections Accounts, Pricing and estimates, Spending, History (entries, usage),
+// Controls built so far (limits, alerts, allowance, block) and Keys, and the admin health view.
 const CONTRACT: [method: string, path: string][] = [
   ["put", "/v1/accounts/{id}"],
   ["get", "/v1/accounts/{id}"],
@@ -16,6 +17,11 @@ const CONTRACT: [method: string, path: string][] = [
   ["post", "/v1/accounts/{id}/grants"],
   ["get", "/v1/accounts/{id}/entries"],
   ["get", "/v1/accounts/{id}/usage"],
+  ["put", "/v1/accounts/{id}/limits"],
+  ["put", "/v1/accounts/{id}/alerts"],
+  ["put", "/v1/accounts/{id}/allowance"],
+  ["put", "/v1/accounts/{id}/block"],
+  ["get", "/v1/admin/health"],
   ["post", "/v1/api-keys"],
   ["get", "/v1/api-keys"],
   ["delete", "/v1/api-keys/{id}"],
