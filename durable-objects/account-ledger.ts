@@ -655,8 +655,9 @@ export class AccountLedger extends DurableObject<Env> {
 
   /**
    * How much of its history the object had handed to the Queue by `settledBefore`, for
-   * reconciliation: what was sent later may still be on its way to D1 and is not drift. Journal and event seqs run 1, 2, 3 …
-   * without gaps, so D1 should hold exactly `entrySeq` entries summing to `entrySum`.
+   * reconciliation: what was sent later may still be on its way to D1 and is not drift. Journal and
+   * event seqs run 1, 2, 3 … without gaps, so D1 should hold exactly `entrySeq` entries summing to
+   * `entrySum`.
    */
   async historySummary(settledBefore: number): Promise<HistorySummary | null> {
     const a = this.store.account();
