@@ -14,6 +14,9 @@
 //   4. runs each scenario as a warm-up then a measured run, checking every response's status (any
 //      unexpected status, timeout or socket error other than a rare connection reset fails the bench:
 //      a debit bench full of 402s measures nothing), then audits the ledgers it debited;
+//   4b. sweep_10k: the cron sweep (workers/cron/) over 10,000 accounts with an expired, unsettled lot,
+//      invocation after invocation of the real handleScheduled() until its pass is finished, then the
+//      exactly-once check (see sweepScenario());
 //   5. writes bench/results.json (the shape issue 3 fixes), bench/results.details.json (status counts,
 //      CPU, memory, alarms, the profiling ladder, the audit) and prints a table. With
 //      BENCH_STORAGE=tmpfs they are bench/results.tmpfs.json and bench/results.tmpfs.details.json.
@@ -22,7 +25,10 @@
 // BENCH_WARMUP_SECONDS (default 3), BENCH_GROWTH_ENTRIES (default 1000000), BENCH_PROFILE=0 (skip the
 // profiling variants), BENCH_PROFILE_SECONDS (default 5), BENCH_STORAGE=disk|tmpfs (default disk,
 // see below), BENCH_USAGE_ENTRIES (default 1000000), BENCH_USAGE_REQUESTS (default 300),
-// BENCH_ONLY=name,name (run a subset; results.json is then not written).
+// BENCH_SWEEP_ACCOUNTS (default 10000), BENCH_SWEEP_OVERLAP_ACCOUNTS (default 1000; 0 skips the overlap
+// check), BENCH_SWEEP_EXPIRY_SECONDS (default 20), BENCH_SWEEP_CHUNK (default 2500), BENCH_SWEEP_EVICT=0,
+// BENCH_ONLY=name,name (run a subset; results.json is then not written, except that a run including
+// sweep_10k merges its `sweep` figures into it and its details file).
 
 import autocannon from "autocannon";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -73,6 +79,55 @@ const USAGE_DAYS = 400;
 const USAGE_REQUESTS = intEnv("BENCH_USAGE_REQUESTS", 300);
 /** history_lag_spread's offered load, debits/s over the 1,000 spread accounts. */
 const SPREAD_LAG_RATE = intEnv("BENCH_SPREAD_LAG_RATE", 400);
+/**
+ * sweep_10k: accounts whose one lot the cron sweep settles (their alarms hold off), a fresh set for the
+ * overlapping-invocations check, and how far ahead of its grant each lot expires (its account's history
+ * must have shipped by then: the alarm that would settle the lot is held, and that one ships nothing).
+ */
+const SWEEP_ACCOUNTS = intEnv("BENCH_SWEEP_ACCOUNTS", 10_000);
+const SWEEP_OVERLAP_ACCOUNTS = intEnv("BENCH_SWEEP_OVERLAP_ACCOUNTS", 1000);
+const SWEEP_EXPIRY_SECONDS = intEnv("BENCH_SWEEP_EXPIRY_SECONDS", 20);
+/** Concurrent API requests while seeding the sweep's accounts. */
+const SWEEP_SEED_CONNECTIONS = 32;
+/**
+ * Accounts seeded (and, after the pass, let ship) per burst, history let drain in between: Miniflare's
+ * local Queue broker (4.20260426) sets a timer per message sent and workerd caps a Durable Object at
+ * 10,000 active timeouts, which do not run while sends keep coming; an unbroken stream of ~10,000
+ * messages breaks it ("QuotaExceededError … max active timeouts: 10000", the producer sees "Unknown
+ * Internal Error (15000)"), cloudflare/workers-sdk#15670. An account sends at most two messages here.
+ */
+const SWEEP_SHIP_CHUNK = Math.max(1, intEnv("BENCH_SWEEP_CHUNK", 2500));
+/**
+ * Accounts let ship at once after the pass. Each then holds its SQLite connection in the one workerd
+ * until the runtime evicts it (~10 s idle, or POST /bench/evict), and workerd caps the SQLite memory of
+ * the whole process at 512 MiB (cloudflare/workerd#6570): a few thousand live ledger objects exhaust it
+ * (SQLITE_NOMEM). The same cap is why the pass itself runs with evict=1 (bench/worker.ts, sweepEnv).
+ */
+const SWEEP_RESUME_CHUNK = Math.min(SWEEP_SHIP_CHUNK, 1000);
+/** BENCH_SWEEP_EVICT=0: the pass without evict=1 (only for up to ~1,500 accounts: see SWEEP_RESUME_CHUNK). */
+const SWEEP_EVICT = process.env.BENCH_SWEEP_EVICT !== "0";
+/** Open file descriptors above the baseline at which the seeded objects count as evicted (~3 per object). */
+const SWEEP_IDLE_FDS = 300;
+/** A pass that needs more invocations than this is reported as not finishing. */
+const SWEEP_MAX_INVOCATIONS = 50;
+/** How long the sweep's accounts may take to appear in the due-work index (10,000 histories shipped). */
+const SWEEP_INDEX_DEADLINE_MS = 300_000;
+/**
+ * The cron's settings, read from ../wrangler.toml (what a deployment runs with) and given to Miniflare;
+ * anything it does not set falls back to workers/cron/settings.ts's defaults.
+ */
+const CRON_VARS = (() => {
+  const text = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const vars = {};
+  for (const name of ["SWEEP_BUDGET_SECONDS", "SWEEP_MAX_ACCOUNTS", "SWEEP_CONCURRENCY"]) {
+    const m = new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, "m").exec(text);
+    if (m) vars[name] = m[1];
+  }
+  return vars;
+})();
+/** Per-invocation limits the sweep is designed against (BENCHMARKS.md, "The cron sweep", cites them). */
+const CRON_WALL_LIMIT_MS = 30_000;
+const SUBREQUEST_LIMIT = 10_000;
 /** Entries per synthetic history message (a large flush), and per call of /bench/history_seed. */
 const USAGE_PER_MESSAGE = 1000;
 const USAGE_PER_CALL = 20_000;
@@ -245,6 +300,7 @@ async function start() {
       HISTORY_SHARDS: HISTORY_SHARDS.join(","),
       ADMIN_API_KEY: ADMIN_KEY,
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ...CRON_VARS,
     },
     durableObjects: {
       LEDGER: { className: "AccountLedger", useSQLite: true },
@@ -634,7 +690,7 @@ async function quiesce(what) {
   for (;;) {
     await sleep(250);
     const now = await benchStats();
-    if (now.history_messages !== last.history_messages || now.d1_write_batches !== last.d1_write_batches || now.alarm_runs !== last.alarm_runs) {
+    if (now.history_messages !== last.history_messages || now.d1_write_batches !== last.d1_write_batches || now.alarm_runs !== last.alarm_runs || now.alarms_held !== last.alarms_held) {
       quietSince = Date.now();
       last = now;
     } else if (Date.now() - quietSince >= QUIET_MS) return now;
@@ -843,6 +899,397 @@ async function audit(account) {
   if (!entry.ok) failures.push(`audit ${account}: ${JSON.stringify(entry)}`);
 }
 
+// ---- the cron sweep over 10,000 accounts ---------------------------------------------------------
+
+const SWEEP_PREFIX = "sweep_";
+const OVERLAP_PREFIX = "sweepx_";
+/** Both sets: the prefix whose expiries the objects' alarms leave to the sweep. */
+const HOLD_PREFIX = "sweep";
+/** Ids with this prefix sort in [prefix, prefix with its last character's successor). */
+const prefixRange = (prefix) => [prefix, prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)];
+
+async function benchPost(path, body) {
+  const res = await fetchAgain(base + path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const out = await res.json();
+  if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status} ${JSON.stringify(out).slice(0, 2000)}`);
+  return out;
+}
+
+/** A request through the real API that may be repeated (its Idempotency-Key is fixed by the caller). */
+async function apiAgain(method, path, body, idempotencyKey) {
+  const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
+  if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
+  const res = await fetchAgain(base + path, { method, headers, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/**
+ * Opens each account and grants it one lot of 1,000 credits expiring SWEEP_EXPIRY_SECONDS after the
+ * grant, through the real API (PUT /v1/accounts/{id}, POST …/grants with expires_at). The object's
+ * alarm ships its history at once (the lot is announced as expiring as soon as it is granted), and its
+ * directory row reaches D1 with due_at = the lot's expiry: the due-work index the sweep reads.
+ */
+async function seedExpiring(ids, prefix) {
+  const started = Date.now();
+  let lastExpiry = 0;
+  let apiMs = 0;
+  for (let from = 0; from < ids.length; from += SWEEP_SHIP_CHUNK) {
+    const chunk = ids.slice(from, from + SWEEP_SHIP_CHUNK);
+    const t0 = Date.now();
+    await inParallel(chunk, SWEEP_SEED_CONNECTIONS, async (id) => {
+      const opened = await apiAgain("PUT", `/v1/accounts/${id}`, { name: `Sweep ${id}` });
+      if (opened.status !== 201 && opened.status !== 200) throw new Error(`open ${id}: HTTP ${opened.status} ${JSON.stringify(opened.body)}`);
+      const expiresAt = Date.now() + SWEEP_EXPIRY_SECONDS * 1000;
+      const granted = await apiAgain("POST", `/v1/accounts/${id}/grants`, { amount: 1000, expires_at: new Date(expiresAt).toISOString() }, `sweep-grant-${id}`);
+      if (granted.status !== 201) throw new Error(`grant ${id}: HTTP ${granted.status} ${JSON.stringify(granted.body)}`);
+      lastExpiry = Math.max(lastExpiry, expiresAt);
+    });
+    apiMs += Date.now() - t0;
+    // This burst's history in D1 (the index rows), and the Queue idle, before the next.
+    await waitIndexed(prefix, from + chunk.length);
+    await quiesce(`seeding ${prefix}… accounts`);
+    process.stdout.write(`${from + chunk.length} `);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return { accounts: ids.length, seconds: round(seconds, 1), api_requests_per_s: round((2 * ids.length) / (apiMs / 1000), 0), last_expiry: lastExpiry };
+}
+
+/** How the alarms of the prefix's accounts behave (bench/worker.ts, POST /bench/alarms). */
+async function holdAlarms(mode, prefix = HOLD_PREFIX) {
+  const out = await benchPost(`/bench/alarms?hold=${mode}&prefix=${prefix}`);
+  if (out.seen_by_object?.mode !== mode || out.seen_by_object?.prefix !== prefix) {
+    throw new Error(`sweep_10k: the objects do not see the alarm hold (${JSON.stringify(out)}): not one isolate?`);
+  }
+  return out;
+}
+
+/**
+ * After a pass run with the alarms held: each account's alarm set again, a burst at a time, so it ships
+ * what the sweep settled; waits until each burst's `expire` entries are in D1 and history is idle.
+ */
+async function shipAfterHold(ids, prefix) {
+  const started = Date.now();
+  for (let from = 0; from < ids.length; from += SWEEP_RESUME_CHUNK) {
+    const chunk = ids.slice(from, from + SWEEP_RESUME_CHUNK);
+    for (let i = 0; i < chunk.length; i += 500) {
+      const r = await benchPost("/bench/resume_alarms", chunk.slice(i, i + 500));
+      if (r.failed) throw new Error(`sweep_10k: ${r.failed} alarm(s) could not be set again`);
+    }
+    await waitShipped(prefix, from + chunk.length, `letting ${prefix}… accounts ship`);
+    for (let i = 0; i < chunk.length; i += 500) await benchPost("/bench/evict", chunk.slice(i, i + 500));
+  }
+  return Date.now() - started;
+}
+
+/**
+ * Waits until the objects seeding touched have left memory (workerd's open files back near `baseline`),
+ * so that the pass starts with none of them holding SQLite memory (see SWEEP_RESUME_CHUNK).
+ */
+async function waitObjectsEvicted(baseline) {
+  const started = Date.now();
+  for (;;) {
+    const fds = workerdFds() ?? 0;
+    if (fds <= baseline + SWEEP_IDLE_FDS) return { ms: Date.now() - started, fds, baseline };
+    if (Date.now() - started > 120_000) {
+      warnings.push(`sweep_10k: workerd still had ${fds} open files (baseline ${baseline}) 120 s after seeding`);
+      return { ms: Date.now() - started, fds, baseline };
+    }
+    await sleep(1000);
+  }
+}
+
+/** Accounts of the prefix in the due-work index (accounts.due_at set), and of those, due by `at`. */
+async function indexed(prefix, at = Date.now()) {
+  const [lo, hi] = prefixRange(prefix);
+  const db = await mf.getD1Database("DB");
+  return db
+    .prepare(
+      `SELECT count(*) AS rows, count(due_at) AS indexed, coalesce(sum(due_at <= ?3), 0) AS due,
+              count(sweep_claimed_by) AS claimed FROM accounts WHERE id >= ?1 AND id < ?2`,
+    )
+    .bind(lo, hi, at)
+    .first();
+}
+
+/** Every account due by `at`, whatever its id (what a pass with that cutoff takes). */
+async function dueAccounts(at) {
+  const db = await mf.getD1Database("DB");
+  return (await db.prepare("SELECT count(*) AS n FROM accounts WHERE due_at <= ?1").bind(at).first()).n;
+}
+
+async function waitIndexed(prefix, count) {
+  const started = Date.now();
+  for (;;) {
+    const r = await indexed(prefix);
+    if (r.indexed >= count) return { ms: Date.now() - started, ...r };
+    if (Date.now() - started > SWEEP_INDEX_DEADLINE_MS) {
+      throw new Error(`sweep_10k: ${r.indexed} of ${count} ${prefix}… accounts in the due-work index after ${SWEEP_INDEX_DEADLINE_MS / 1000} s (directory rows: ${r.rows}); raise BENCH_SWEEP_EXPIRY_SECONDS if their history shipped after the lot expired`);
+    }
+    await sleep(500);
+  }
+}
+
+/**
+ * The exactly-once check, twice over: each account's object holds exactly one `expire` entry, dated at
+ * its lot's expiry instant, and no lot expired unsettled; and D1 (every history shard) holds exactly
+ * one `expire` row per account once the objects have shipped.
+ */
+async function expiries(ids, prefix) {
+  const objects = { accounts: ids.length, exactly_one: 0, dated_at_expiry: 0, expire_entries: 0, unsettled_lots: 0, missing: 0, wrong: [] };
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    const answers = await benchPost("/bench/expire_counts", chunk);
+    for (const [k, a] of answers.entries()) {
+      if (a === null) {
+        objects.missing++;
+        continue;
+      }
+      objects.expire_entries += a.expires;
+      objects.unsettled_lots += a.unsettled;
+      if (a.expires === 1) objects.exactly_one++;
+      if (a.expires === 1 && a.datedAtExpiry === 1) objects.dated_at_expiry++;
+      if ((a.expires !== 1 || a.datedAtExpiry !== 1) && objects.wrong.length < 10) objects.wrong.push({ id: chunk[k], ...a });
+    }
+  }
+  const [lo, hi] = prefixRange(prefix);
+  const perAccount = new Map();
+  for (const shard of Object.keys(D1_DATABASES)) {
+    const db = await mf.getD1Database(shard);
+    const { results } = await db
+      .prepare("SELECT account_id AS id, count(*) AS n FROM ledger_entries WHERE kind = 'expire' AND account_id >= ?1 AND account_id < ?2 GROUP BY account_id")
+      .bind(lo, hi)
+      .all();
+    for (const r of results) perAccount.set(r.id, (perAccount.get(r.id) ?? 0) + r.n);
+  }
+  const d1 = {
+    accounts_with_expire: perAccount.size,
+    exactly_one: [...perAccount.values()].filter((n) => n === 1).length,
+    expire_rows: [...perAccount.values()].reduce((a, b) => a + b, 0),
+  };
+  const ok = objects.exactly_one === ids.length && objects.dated_at_expiry === ids.length && objects.expire_entries === ids.length && objects.unsettled_lots === 0 && d1.exactly_one === ids.length && d1.expire_rows === ids.length;
+  return { ok, objects, d1 };
+}
+
+/** `expire` rows of the prefix's accounts in D1, every shard. */
+async function expireRowsInD1(prefix) {
+  const [lo, hi] = prefixRange(prefix);
+  let n = 0;
+  for (const shard of Object.keys(D1_DATABASES)) {
+    const db = await mf.getD1Database(shard);
+    n += (await db.prepare("SELECT count(*) AS n FROM ledger_entries WHERE kind = 'expire' AND account_id >= ?1 AND account_id < ?2").bind(lo, hi).first()).n;
+  }
+  return n;
+}
+
+/**
+ * Waits until what the sweep settled has reached D1 (the objects ship it through the Queue after the
+ * sweep's tick) — at least `count` expire rows — then until history has stopped flowing.
+ */
+async function waitShipped(prefix, count, what) {
+  const started = Date.now();
+  for (;;) {
+    const n = await expireRowsInD1(prefix);
+    if (n >= count) break;
+    if (Date.now() - started > SWEEP_INDEX_DEADLINE_MS) throw new Error(`sweep_10k: ${n} of ${count} expire entries in D1 ${SWEEP_INDEX_DEADLINE_MS / 1000} s after ${what}`);
+    await sleep(250);
+  }
+  const ms = Date.now() - started;
+  return { ms, stats: await quiesce(what) };
+}
+
+/** workerd's open file descriptors (each live SQLite-backed object holds a few). */
+function workerdFds() {
+  try {
+    return readdirSync(`/proc/${workerdPid}/fd`).length;
+  } catch {
+    return null;
+  }
+}
+
+/** One POST /bench/sweep (`parallel` invocations at once), with workerd's CPU over it. */
+async function sweepOnce(parallel = 1) {
+  const cpu0 = workerdCpuMs();
+  const busy0 = systemBusyMs();
+  const client0 = process.cpuUsage();
+  let fdsMax = 0;
+  const fdTimer = setInterval(() => {
+    fdsMax = Math.max(fdsMax, workerdFds() ?? 0);
+  }, 500);
+  const t0 = performance.now();
+  // evict=1: each object leaves memory once the sweep has its answer (bench/worker.ts, sweepEnv).
+  const out = await benchPost(`/bench/sweep?parallel=${parallel}&evict=${SWEEP_EVICT ? 1 : 0}`).finally(() => clearInterval(fdTimer));
+  const clientMs = performance.now() - t0;
+  const cpuMs = workerdCpuMs() - cpu0;
+  const client = process.cpuUsage(client0);
+  const otherMs = Math.max(0, systemBusyMs() - busy0 - cpuMs - (client.user + client.system) / 1000);
+  return out.invocations.map((inv) => ({
+    wall_ms: inv.wall_ms,
+    accounts: inv.outcome.sweep.accounts,
+    failures: inv.outcome.sweep.failures,
+    settled_entries: inv.outcome.sweep.settledEntries,
+    finished: inv.outcome.sweep.finished,
+    runs: inv.outcome.sweep.runs,
+    object_calls: inv.object_calls,
+    d1_calls: inv.d1_calls,
+    subrequests: inv.subrequests,
+    accounts_per_s: round(inv.outcome.sweep.accounts / Math.max(0.001, inv.wall_ms / 1000), 0),
+    // The whole workerd process: the sweep's Worker, the objects' tick() and anything else running then.
+    workerd_cpu_ms: round(cpuMs / out.invocations.length, 0),
+    // Other processes on the machine meanwhile, in % of one core (the machine is shared).
+    other_cpu_pct: round((otherMs / clientMs) * 100, 0),
+    workerd_fds_max: fdsMax,
+    client_ms: round(clientMs, 0),
+  }));
+}
+
+async function cronRuns() {
+  const db = await mf.getD1Database("DB");
+  const { results } = await db.prepare("SELECT id, cutoff, started_at, finished_at, invocations, accounts, failures FROM cron_runs WHERE kind = 'sweep' ORDER BY started_at").all();
+  return results;
+}
+
+/**
+ * sweep_10k. The objects' own alarms settle expiries on time and the sweep is their backstop, so to
+ * measure the sweep doing real work the alarms must not get there first: POST /bench/alarms holds them
+ * (bench/worker.ts). Then:
+ *   1. hold `expiries` (an alarm of a sweep… account that would settle an expired lot does nothing; the
+ *      others, history shipping included, run): SWEEP_ACCOUNTS accounts, each with one lot expiring
+ *      SWEEP_EXPIRY_SECONDS after its grant, through the real API, SWEEP_SHIP_CHUNK at a time; their
+ *      directory rows reach the due-work index through the history Queue, as in production (no index
+ *      row is written by the bench);
+ *   2. once every lot has expired, history is idle and the seeded objects have left memory, hold `all`
+ *      (no alarm of theirs runs or is set) and run invocation after invocation of the real
+ *      handleScheduled() (POST /bench/sweep; cron "*\/5 * * * *", scheduledTime now, the deployed SWEEP_*
+ *      settings) until one reports its pass finished, each timed and its subrequests counted; each
+ *      object is evicted once the sweep has its answer (evict=1: workerd's process-wide SQLite memory
+ *      cap, see SWEEP_RESUME_CHUNK);
+ *   3. the alarms set again, SWEEP_RESUME_CHUNK at a time, so the objects ship what the sweep settled;
+ *      then exactly one `expire` entry per account, dated at its lot's expiry, in its object and in D1;
+ *      nothing left in the index or claimed;
+ *   4. a second sweep: it finds nothing and writes no entry;
+ *   5. overlap (SWEEP_OVERLAP_ACCOUNTS, a fresh set): two invocations of the same tick at once; their
+ *      claims keep them disjoint (their accounts add up to the due count; still one entry per account).
+ */
+async function sweepScenario() {
+  const ids = Array.from({ length: SWEEP_ACCOUNTS }, (_, i) => `${SWEEP_PREFIX}${String(i).padStart(5, "0")}`);
+  await quiesce("the scenarios before sweep_10k");
+  const baselineFds = workerdFds() ?? 0;
+  const out = { accounts: SWEEP_ACCOUNTS, settings: CRON_VARS, expiry_seconds: SWEEP_EXPIRY_SECONDS, ship_chunk: SWEEP_SHIP_CHUNK, resume_chunk: SWEEP_RESUME_CHUNK, evict_after_tick: SWEEP_EVICT };
+  try {
+    await holdAlarms("expiries");
+    process.stdout.write(`sweep_10k: seeding ${SWEEP_ACCOUNTS} accounts (open + grant expiring in ${SWEEP_EXPIRY_SECONDS} s) through the API, ${SWEEP_SHIP_CHUNK} at a time … `);
+    const cpu0 = workerdCpuMs();
+    out.seed = await seedExpiring(ids, SWEEP_PREFIX);
+    out.seed.workerd_cpu_s = round((workerdCpuMs() - cpu0) / 1000, 1);
+    say(`${out.seed.seconds} s (API ${out.seed.api_requests_per_s} req/s), all in the due-work index; workerd ${out.seed.workerd_cpu_s} s CPU`);
+    const wait = out.seed.last_expiry + 500 - Date.now();
+    if (wait > 0) await sleep(wait);
+    const quiet = await quiesce("seeding the sweep's accounts");
+    out.evicted_before = await waitObjectsEvicted(baselineFds);
+    // From here until the pass is done, their alarms do nothing at all (shipping included: see
+    // SWEEP_SHIP_CHUNK); afterwards they ship what the sweep settled, a burst at a time.
+    await holdAlarms("all");
+    out.alarms_held_before = quiet.alarms_held;
+    out.due_before = { ...(await indexed(SWEEP_PREFIX)), all_accounts: await dueAccounts(Date.now()) };
+    say(`  every lot expired: ${out.due_before.due} accounts due (${out.due_before.all_accounts} in all), ${quiet.alarms_held} alarms held off so far; seeded objects out of memory after ${(out.evicted_before.ms / 1000).toFixed(0)} s (workerd fds ${out.evicted_before.fds}, baseline ${out.evicted_before.baseline})`);
+    if (out.due_before.due !== SWEEP_ACCOUNTS) throw new Error(`sweep_10k: ${out.due_before.due} of ${SWEEP_ACCOUNTS} accounts due before the sweep`);
+    memoryMark("before the sweep");
+
+    // The pass, invocation after invocation.
+    const before = await benchStats();
+    const invocations = [];
+    for (let i = 1; ; i++) {
+      const [inv] = await sweepOnce();
+      invocations.push(inv);
+      say(`  invocation ${i}: ${inv.accounts} accounts in ${(inv.wall_ms / 1000).toFixed(2)} s (${inv.accounts_per_s}/s), ${inv.failures} failures, ${inv.subrequests} subrequests (${inv.object_calls} object calls, ${inv.d1_calls} D1), workerd CPU ${(inv.workerd_cpu_ms / 1000).toFixed(1)} s, others ${inv.other_cpu_pct}%, workerd fds ≤ ${inv.workerd_fds_max}${inv.finished ? ", pass finished" : ", continuing"}`);
+      if (inv.finished) break;
+      if (i >= SWEEP_MAX_INVOCATIONS) throw new Error(`sweep_10k: the pass is not finished after ${i} invocations`);
+    }
+    memoryMark("after the sweep");
+    const settled = await quiesce("the sweep");
+    out.during_sweep = { alarm_runs: settled.alarm_runs - before.alarm_runs, alarms_held: settled.alarms_held - before.alarms_held, history_messages: settled.history_messages - before.history_messages };
+    await holdAlarms("none");
+    out.shipped_after_ms = await shipAfterHold(ids, SWEEP_PREFIX);
+    out.invocations = invocations;
+    const wallMs = invocations.reduce((a, r) => a + r.wall_ms, 0);
+    const accounts = invocations.reduce((a, r) => a + r.accounts, 0);
+    out.total = {
+      accounts,
+      failures: invocations.reduce((a, r) => a + r.failures, 0),
+      settled_entries: invocations.reduce((a, r) => a + r.settled_entries, 0),
+      invocations: invocations.length,
+      wall_ms: wallMs,
+      accounts_per_s: round(accounts / (wallMs / 1000), 0),
+      longest_invocation_ms: Math.max(...invocations.map((r) => r.wall_ms)),
+      most_subrequests: Math.max(...invocations.map((r) => r.subrequests)),
+    };
+    out.limits = { budget_ms: Number(CRON_VARS.SWEEP_BUDGET_SECONDS ?? 20) * 1000, cron_wall_ms: CRON_WALL_LIMIT_MS, max_accounts: Number(CRON_VARS.SWEEP_MAX_ACCOUNTS ?? 5000), subrequests: SUBREQUEST_LIMIT };
+    out.runs = await cronRuns();
+    out.after = await indexed(SWEEP_PREFIX);
+    out.exactly_once = await expiries(ids, SWEEP_PREFIX);
+    const t = out.total;
+    say(`  ${t.accounts} accounts in ${t.invocations} invocations, ${(t.wall_ms / 1000).toFixed(1)} s of sweeping = ${t.accounts_per_s} accounts/s; longest invocation ${(t.longest_invocation_ms / 1000).toFixed(1)} s (budget ${out.limits.budget_ms / 1000} s, limit ${CRON_WALL_LIMIT_MS / 1000} s); most subrequests ${t.most_subrequests} (limit ${SUBREQUEST_LIMIT}); ${t.failures} failures`);
+    const eo = out.exactly_once;
+    say(`  during the pass: ${out.during_sweep.alarms_held} alarms held, ${out.during_sweep.alarm_runs} run, ${out.during_sweep.history_messages} history messages; afterwards what it settled shipped to D1 in ${(out.shipped_after_ms / 1000).toFixed(1)} s`);
+    say(`  exactly once: ${eo.objects.exactly_one}/${SWEEP_ACCOUNTS} objects hold one expire entry (${eo.objects.dated_at_expiry} dated at the expiry instant, ${eo.objects.unsettled_lots} lots unsettled); D1 ${eo.d1.exactly_one}/${SWEEP_ACCOUNTS} (${eo.d1.expire_rows} rows); index after: ${out.after.indexed} indexed, ${out.after.claimed} claimed${eo.ok ? "" : "   FAILED"}`);
+    if (t.failures) failures.push(`sweep_10k: ${t.failures} account(s) failed`);
+    if (!eo.ok) failures.push(`sweep_10k: exactly-once check failed ${JSON.stringify(eo)}`);
+    if (out.after.indexed || out.after.claimed) failures.push(`sweep_10k: after the pass ${out.after.indexed} accounts are still in the index, ${out.after.claimed} claimed`);
+    // Other accounts may be due too in a full run (an expired hold of hc_1): at least one entry each here.
+    if (t.settled_entries < SWEEP_ACCOUNTS || t.accounts < SWEEP_ACCOUNTS) failures.push(`sweep_10k: the sweep called ${t.accounts} accounts and wrote ${t.settled_entries} entries, expected at least ${SWEEP_ACCOUNTS} of each`);
+    if (t.longest_invocation_ms > CRON_WALL_LIMIT_MS) warnings.push(`sweep_10k: an invocation took ${t.longest_invocation_ms} ms, past the ${CRON_WALL_LIMIT_MS} ms a sub-hourly cron gets`);
+    if (t.most_subrequests > SUBREQUEST_LIMIT) warnings.push(`sweep_10k: an invocation made ${t.most_subrequests} subrequests, past ${SUBREQUEST_LIMIT}`);
+
+    // Again: nothing is due any more, so nothing is called and nothing written.
+    const othersDue = (await dueAccounts(Date.now())) - (await indexed(SWEEP_PREFIX)).due;
+    const [again] = await sweepOnce();
+    await quiesce("the second sweep");
+    const recheck = await expiries(ids, SWEEP_PREFIX);
+    out.second_sweep = { ...again, other_accounts_due: othersDue, expire_entries_after: recheck.objects.expire_entries, d1_expire_rows_after: recheck.d1.expire_rows, ok: again.accounts === othersDue && again.failures === 0 && recheck.ok };
+    say(`  second sweep: ${again.accounts} accounts (others due: ${othersDue}), ${again.settled_entries} entries written, ${(again.wall_ms / 1000).toFixed(2)} s; expire entries still ${recheck.objects.expire_entries} in the objects, ${recheck.d1.expire_rows} in D1${out.second_sweep.ok ? "" : "   FAILED"}`);
+    if (!out.second_sweep.ok) failures.push(`sweep_10k: second sweep ${JSON.stringify(out.second_sweep)}`);
+
+    // Two invocations of the same tick at once, over a fresh set.
+    if (SWEEP_OVERLAP_ACCOUNTS > 0) {
+      const xids = Array.from({ length: SWEEP_OVERLAP_ACCOUNTS }, (_, i) => `${OVERLAP_PREFIX}${String(i).padStart(5, "0")}`);
+      process.stdout.write(`  overlap: seeding ${SWEEP_OVERLAP_ACCOUNTS} fresh accounts … `);
+      await holdAlarms("expiries");
+      const seed = await seedExpiring(xids, OVERLAP_PREFIX);
+      const xwait = seed.last_expiry + 500 - Date.now();
+      if (xwait > 0) await sleep(xwait);
+      await quiesce("seeding the overlap set");
+      await waitObjectsEvicted(baselineFds);
+      await holdAlarms("all");
+      const due = await dueAccounts(Date.now());
+      const pair = await sweepOnce(2);
+      await quiesce("the overlapping sweeps");
+      await holdAlarms("none");
+      await shipAfterHold(xids, OVERLAP_PREFIX);
+      const check = await expiries(xids, OVERLAP_PREFIX);
+      const sum = pair.reduce((a, r) => a + r.accounts, 0);
+      out.overlap = {
+        accounts: SWEEP_OVERLAP_ACCOUNTS,
+        due_before: due,
+        invocations: pair,
+        accounts_sum: sum,
+        failures: pair.reduce((a, r) => a + r.failures, 0),
+        exactly_once: check,
+        ok: sum === due && pair.every((r) => r.failures === 0 && r.finished) && check.ok,
+      };
+      say(`${seed.seconds} s; two invocations at once: ${pair.map((r) => `${r.accounts} in ${(r.wall_ms / 1000).toFixed(1)} s`).join(" and ")} = ${sum} (due: ${due}); one expire entry each: ${check.objects.exactly_one} objects, D1 ${check.d1.exactly_one}${out.overlap.ok ? "" : "   FAILED"}`);
+      if (!out.overlap.ok) failures.push(`sweep_10k overlap: ${JSON.stringify({ ...out.overlap, exactly_once: check.ok })}`);
+    }
+  } finally {
+    await benchPost("/bench/alarms?hold=none").catch(() => {});
+  }
+  return out;
+}
+
 // ---- the run --------------------------------------------------------------------------------------
 
 async function main() {
@@ -1000,6 +1447,9 @@ async function main() {
   // Usage over a million entries of one account, and the bytes an entry takes in its shard.
   if (!ONLY || ONLY.has("usage_1m")) details.usage_1m = await usageScenario("usage_1m");
 
+  // The cron sweep over 10,000 accounts with due work (last: it holds the sweep accounts' expiries).
+  if (!ONLY || ONLY.has("sweep_10k")) details.sweep = await sweepScenario();
+
   return { lag, growthSeed };
 }
 
@@ -1048,8 +1498,32 @@ function writeResults() {
       p50: details.usage_1m?.p50 == null ? null : round(details.usage_1m.p50),
       p99: details.usage_1m?.p99 == null ? null : round(details.usage_1m.p99),
     },
+    sweep: sweepSummary(),
   };
   return results;
+}
+
+/** results.json's `sweep`: sweep_10k's figures (null when it did not run). */
+function sweepSummary() {
+  const w = details.sweep;
+  if (!w?.total) return null;
+  return {
+    accounts: w.accounts,
+    swept: w.total.accounts,
+    invocations: w.total.invocations,
+    sweep_seconds: round(w.total.wall_ms / 1000, 1),
+    accounts_per_s: w.total.accounts_per_s,
+    longest_invocation_ms: w.total.longest_invocation_ms,
+    budget_ms: w.limits.budget_ms,
+    cron_limit_ms: w.limits.cron_wall_ms,
+    most_subrequests: w.total.most_subrequests,
+    subrequest_limit: w.limits.subrequests,
+    failures: w.total.failures,
+    exactly_once: w.exactly_once?.ok ?? false,
+    second_sweep_accounts: w.second_sweep?.accounts ?? null,
+    second_sweep_entries: w.second_sweep?.settled_entries ?? null,
+    overlap: w.overlap ? { accounts: w.overlap.accounts, per_invocation: w.overlap.invocations.map((r) => r.accounts), ok: w.overlap.ok } : null,
+  };
 }
 
 function table(results) {
@@ -1097,6 +1571,14 @@ function table(results) {
   target("usage_1m_ms p50 (well under 50)", results.usage_1m_ms.p50, (v) => v < 50);
   target("usage_1m_ms p99 (well under 50)", results.usage_1m_ms.p99, (v) => v < 50);
   if (details.history_bytes_per_entry != null) say(`history bytes per entry (shard, 1M-entry fixture): ${details.history_bytes_per_entry}`);
+  const w = results.sweep;
+  if (w) {
+    target(`sweep ${w.accounts}: longest invocation ms (≤ ${w.cron_limit_ms})`, w.longest_invocation_ms, (v) => v <= w.cron_limit_ms);
+    target("sweep: accounts/s", w.accounts_per_s, () => true);
+    target(`sweep: invocations for ${w.swept} accounts`, w.invocations, () => true);
+    target("sweep: failures (0)", w.failures, (v) => v === 0);
+    target("sweep: exactly one expire entry each", w.exactly_once, (v) => v === true);
+  }
   say("memory (workerd RSS, MiB): " + details.memory.map((m) => `${m.at}: ${m.rss_mib}`).join("; "));
 }
 
@@ -1121,6 +1603,10 @@ try {
     usage_entries: USAGE_ENTRIES,
     usage_days: USAGE_DAYS,
     usage_requests: USAGE_REQUESTS,
+    sweep_accounts: SWEEP_ACCOUNTS,
+    sweep_overlap_accounts: SWEEP_OVERLAP_ACCOUNTS,
+    sweep_expiry_seconds: SWEEP_EXPIRY_SECONDS,
+    cron_vars: CRON_VARS,
   };
   details.growth_loaded_p50_ratio = details.scenarios.growth_1m && details.scenarios.growth_new ? round(details.scenarios.growth_1m.p50_ms / details.scenarios.growth_new.p50_ms, 3) : null;
   details.growth_loaded_rps_ratio = details.scenarios.growth_1m && details.scenarios.growth_new ? round(details.scenarios.growth_1m.rps / details.scenarios.growth_new.rps, 3) : null;
@@ -1133,6 +1619,24 @@ try {
     writeFileSync(join(ROOT, "bench", `${stem}.json`), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(ROOT, "bench", `${stem}.details.json`), `${JSON.stringify({ machine: results.machine, ...details }, null, 2)}\n`);
     say(`wrote bench/${stem}.json and bench/${stem}.details.json`);
+  } else if (details.sweep) {
+    // A subset with sweep_10k: its figures replace the `sweep` key of the files, the rest is kept.
+    const stem = STORAGE === "disk" ? "results" : `results.${STORAGE}`;
+    const merge = (file, key, value) => {
+      const path = join(ROOT, "bench", file);
+      let data;
+      try {
+        data = JSON.parse(readFileSync(path, "utf8"));
+      } catch {
+        say(`BENCH_ONLY set: no bench/${file} to merge the sweep figures into`);
+        return;
+      }
+      data[key] = value;
+      writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
+      say(`BENCH_ONLY set: only the ${key} figures written, into bench/${file}`);
+    };
+    merge(`${stem}.json`, "sweep", results.sweep);
+    merge(`${stem}.details.json`, "sweep", { machine: results.machine, config: details.config, warnings, memory: details.memory, ...details.sweep });
   } else {
     say("BENCH_ONLY set: results not written");
   }

@@ -18,6 +18,23 @@
 //   POST /bench/history_seed/{id}      writes synthetic history for that account through the real Queue
 //                                      consumer (consumeHistory with HistoryMessage bodies), for usage_1m
 //   GET  /bench/audit/{id}             the object's own audit(): Σ journal and balance, after the load
+//   sweep_10k (the cron sweep, workers/cron/):
+//   POST /bench/alarms?hold=H&prefix=P  how the alarms of accounts whose id starts with P behave from now
+//                                      on: H = expiries: an alarm that would settle an expired lot does
+//                                      nothing (the sweep, not the alarm, settles it), the others (history
+//                                      shipping) run as usual; H = all: no alarm runs, or is even set;
+//                                      H = none.
+//                                      Answers with the hold as an object sees it (one isolate).
+//   POST /bench/resume_alarms          for each posted account id, sets its object's alarm for now (after
+//                                      a hold: ships what it holds)
+//   POST /bench/sweep?parallel=N&evict=1  N (default 1) invocations of the real handleScheduled() at once,
+//                                      each timed and with its subrequests (object calls, D1 calls)
+//                                      counted; evict=1: each object is evicted once the sweep has its
+//                                      tick() answer (see sweepEnv)
+//   POST /bench/expire_counts          for each posted account id, its object's `expire` journal entries
+//                                      and how many of them are dated at their lot's expiry instant (the
+//                                      object is evicted afterwards)
+//   POST /bench/evict                  [id, …]: evicts those objects from memory (benchEvict)
 //   profiling variants (same object class, same RPC, parts of the real route taken away):
 //   GET  /bench/p/auth                          authenticate() only (SHA-256 + isolate cache), then a constant
 //   GET  /bench/p/ledger_write/{id}             RPC to a ledger object running one single-row UPDATE
@@ -38,6 +55,8 @@ import { isD1, shardDb, shardNames } from "../workers/db/shards";
 import { chargeOf, priceCharge } from "../workers/catalog/prices";
 import type { Env } from "../workers/env";
 import { authenticate } from "../workers/http/auth";
+import { handleScheduled } from "../workers/cron";
+import { Failure, mapLimit } from "../workers/cron/pool";
 import { sha256Hex } from "../workers/http/crypto";
 import { send } from "../workers/http/send";
 import { HISTORY_QUEUE, HISTORY_DEAD_LETTER_QUEUE, handleQueue } from "../workers/queue";
@@ -187,6 +206,17 @@ export class AccountLedger extends ProductLedger {
   constructor(ctx: DurableObjectState, env: Env) {
     // Every D1 call the object makes is counted (GET /bench/stats → object_d1): it should make none.
     super(ctx, countingEnv(env, objectD1));
+    // sweep_10k: while every alarm of this account is held, it is not even set (the product's private
+    // armAlarm(), shadowed on the instance): an alarm set now would only wake the object to do nothing,
+    // holding its SQLite memory again (see benchEvict). POST /bench/resume_alarms sets it afterwards.
+    const armAlarm = (ProductLedger.prototype as unknown as { armAlarm: (at: number | null) => Promise<void> }).armAlarm;
+    (this as unknown as { armAlarm: (at: number | null) => Promise<void> }).armAlarm = async (at) => {
+      if (at !== null && alarmHold.mode === "all" && alarmHold.prefix !== "" && this.accountId().startsWith(alarmHold.prefix)) {
+        alarmsNotSet++;
+        return;
+      }
+      return armAlarm.call(this, at);
+    };
   }
 
   /**
@@ -275,16 +305,98 @@ export class AccountLedger extends ProductLedger {
     });
   }
 
-  /** Profiling: accounts named p_noship… never ship history (their alarm does nothing), to price shipping. */
+  /**
+   * Profiling: accounts named p_noship… never ship history (their alarm does nothing), to price shipping.
+   * sweep_10k (POST /bench/alarms): under the hold `expiries`, an alarm that would settle an expired lot
+   * does nothing, so the lot is left for the cron sweep; it leaves the object as an alarm lost a while
+   * ago would, with no alarm pending (alarm_at cleared), so that whatever sets its alarm next sets it
+   * afresh. Under the hold `all`, no alarm of the account runs (and none is set: see the constructor).
+   */
   override async alarm(): Promise<void> {
     if (this.ctx.id.name?.startsWith("p_noship")) return;
+    // The account's own id: an object woken by its alarm after eviction does not know ctx.id.name.
+    if (alarmHold.mode !== "none" && alarmHold.prefix !== "" && this.accountId().startsWith(alarmHold.prefix)) {
+      if (alarmHold.mode === "all") {
+        // Dropped: POST /bench/resume_alarms sets it again.
+        alarmsHeld++;
+        return;
+      }
+      if (this.hasUnsettledExpiry()) {
+        alarmsHeld++;
+        this.ctx.storage.sql.exec("UPDATE account SET alarm_at = NULL WHERE singleton = 1");
+        (this as unknown as { store: LedgerStore }).store.forgetCache();
+        return;
+      }
+    }
     alarmRuns++;
     return super.alarm();
+  }
+
+  /**
+   * sweep_10k: takes this object out of memory (ctx.abort(), so the call itself fails; callers ignore
+   * that); its storage and any alarm stay as they are. One workerd holds every object here, and
+   * workerd caps the SQLite memory of the whole process (512 MiB: cloudflare/workerd#6570); an idle
+   * object keeps its SQLite connection ~10 s before the runtime evicts it, so a sweep over thousands
+   * of objects a second would exhaust it (SQLITE_NOMEM). On Cloudflare each object's storage is its
+   * own; this only stands in for that.
+   */
+  async benchEvict(): Promise<void> {
+    this.ctx.abort("bench: evicted to free its SQLite memory");
+  }
+
+  /** After a hold: the alarm, now (it ships whatever the object holds unshipped). false: no account. */
+  async benchResumeAlarm(): Promise<boolean> {
+    if (this.ctx.storage.kv.get("schema_version") === undefined) return false;
+    await this.ctx.storage.setAlarm(Date.now());
+    return true;
+  }
+
+  private accountId(): string {
+    return (this as unknown as { store: LedgerStore }).store.account()?.id ?? "";
+  }
+
+  private hasUnsettledExpiry(): boolean {
+    if (this.ctx.storage.kv.get("schema_version") === undefined) return false;
+    return this.ctx.storage.sql.exec("SELECT 1 FROM lots WHERE remaining > 0 AND expires_at <= ? LIMIT 1", this.clock()).toArray().length > 0;
+  }
+
+  /** The hold as this object's isolate sees it: the harness checks it is the Worker's (one isolate). */
+  async benchAlarmHold(): Promise<AlarmHold> {
+    return { ...alarmHold };
+  }
+
+  /**
+   * sweep_10k's exactly-once check: this account's `expire` journal entries, how many of them are dated
+   * at their lot's expiry instant, and its lots still expired but unsettled. null: no account here.
+   */
+  async benchExpiries(): Promise<{ expires: number; datedAtExpiry: number; unsettled: number } | null> {
+    if (this.ctx.storage.kv.get("schema_version") === undefined) return null;
+    const sql = this.ctx.storage.sql;
+    const row = sql
+      .exec(
+        `SELECT count(*) AS expires, coalesce(sum(j.created_at = l.expires_at), 0) AS dated
+         FROM journal j LEFT JOIN lots l ON l.id = j.lot_id WHERE j.kind = 'expire'`,
+      )
+      .one();
+    const unsettled = sql.exec("SELECT count(*) AS n FROM lots WHERE remaining > 0 AND expires_at <= ?", this.clock()).one().n as number;
+    return { expires: row.expires as number, datedAtExpiry: row.dated as number, unsettled };
   }
 }
 
 /** How many times a ledger's alarm (expiry, history shipping, pruning) has run in this isolate. */
 let alarmRuns = 0;
+/**
+ * sweep_10k: which alarms of which accounts do nothing (see AccountLedger.alarm() and POST /bench/alarms).
+ * Module state: Miniflare runs the objects in the Worker's isolate (checked by POST /bench/alarms).
+ */
+interface AlarmHold {
+  mode: "none" | "expiries" | "all";
+  prefix: string;
+}
+const alarmHold: AlarmHold = { mode: "none", prefix: "" };
+/** Alarms that did nothing because of the hold, and alarms not set because of it. */
+let alarmsHeld = 0;
+let alarmsNotSet = 0;
 
 /** The runtime's own ceilings: an RPC that does nothing, and one that persists one row. */
 export class BenchCeiling extends DurableObject<BenchEnv> {
@@ -416,6 +528,91 @@ async function historyProbe(request: Request, env: BenchEnv): Promise<Response> 
   return json(found);
 }
 
+// ---- the cron sweep (sweep_10k) ---------------------------------------------------------------------
+
+type LedgerStub = DurableObjectStub<AccountLedger>;
+
+/** Evicts an object (AccountLedger.benchEvict); the call fails by design, and that is ignored. */
+const evict = (stub: LedgerStub): Promise<void> => stub.benchEvict().catch(() => {});
+
+/**
+ * The env one sweep invocation sees: every object call (`LEDGER.get()`, then one RPC) and D1 call
+ * counted. With `evictions`, once tick() has answered, the object is evicted through a call that is not
+ * the sweep's and is not counted (under the alarm hold `all` the tick set no alarm: see the constructor);
+ * the promises are collected so the route can wait for them after timing the invocation.
+ */
+function sweepEnv(env: BenchEnv, counts: { objectCalls: number }, tally: D1Tally, evictions: Promise<void>[] | null): BenchEnv {
+  const namespace = env.LEDGER as unknown as DurableObjectNamespace<AccountLedger>;
+  const ledgers = new Proxy(namespace, {
+    get(target, prop) {
+      if (prop === "get") {
+        return (id: DurableObjectId, options?: DurableObjectNamespaceGetDurableObjectOptions) => {
+          counts.objectCalls++;
+          const stub = target.get(id, options);
+          if (!evictions) return stub;
+          return new Proxy(stub, {
+            get(s, p) {
+              if (p !== "tick") return Reflect.get(s, p, s);
+              return async () => {
+                const answer = await s.tick();
+                evictions.push(evict(target.get(id)));
+                return answer;
+              };
+            },
+          });
+        };
+      }
+      return forward(target, prop);
+    },
+  });
+  return new Proxy(countingEnv(env, tally), {
+    get(target, prop, receiver) {
+      return prop === "LEDGER" ? ledgers : Reflect.get(target, prop, receiver);
+    },
+  });
+}
+
+/**
+ * `parallel` invocations of the real scheduled handler (workers/cron/index.ts) at once, with one
+ * controller: the cron's every-5-minutes schedule, scheduledTime now (as a retry or a duplicate
+ * delivery of the same tick would have). Each reports its wall time, what handleScheduled() returned,
+ * and its subrequests: object calls and D1 calls (reads, write transactions), the two kinds Workers
+ * count against the 10,000 per invocation.
+ */
+async function sweepRoute(env: BenchEnv, parallel: number, evictAfterTick: boolean): Promise<Response> {
+  const controller = { scheduledTime: Date.now(), cron: "*/5 * * * *", noRetry() {} } as ScheduledController;
+  const evictions: Promise<void>[] | null = evictAfterTick ? [] : null;
+  const invocations = await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      const counts = { objectCalls: 0 };
+      const tally = newTally();
+      const started = Date.now(); // advances across I/O, which every step of the sweep is
+      try {
+        const outcome = await handleScheduled(controller, sweepEnv(env, counts, tally, evictions));
+        const d1Calls = tally.writes + tally.reads;
+        return { wall_ms: Date.now() - started, outcome, object_calls: counts.objectCalls, d1_calls: d1Calls, subrequests: counts.objectCalls + d1Calls };
+      } catch (err) {
+        return { wall_ms: Date.now() - started, error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) };
+      }
+    }),
+  );
+  if (evictions) await Promise.all(evictions);
+  return json({ scheduled_time: controller.scheduledTime, invocations, evicted: evictions?.length ?? 0 }, invocations.some((i) => "error" in i) ? 500 : 200);
+}
+
+/** POST /bench/expire_counts: [id, …] → [{ expires, datedAtExpiry, unsettled } | null, …] in the same order. */
+async function expireCounts(request: Request, env: BenchEnv): Promise<Response> {
+  const ids = (await readJson(request)) as string[];
+  const answers = await mapLimit(ids, 50, async (id) => {
+    const answer = await ledger(env, id).benchExpiries();
+    await evict(ledger(env, id));
+    return answer;
+  });
+  const failed = answers.findIndex((a) => a instanceof Failure);
+  if (failed >= 0) return json({ error: { type: "failed", message: `${ids[failed]}: ${String((answers[failed] as Failure).error)}` } }, 500);
+  return json(answers);
+}
+
 const WITH_ID = ["naive_d1", "seed_journal", "history_seed", "audit", "p/ledger_write", "p/ledger_reads_write", "p/ledger_three_writes", "p/debit_rpc_noidem", "p/debit_rpc", "p/debit_validated"];
 const DEBIT_ONE = { amount: 1, operation: null, quantities: null, description: null, metadata: null };
 
@@ -455,6 +652,8 @@ async function benchRoute(request: Request, env: BenchEnv, path: string): Promis
       return json({
         ...queueStats,
         alarm_runs: alarmRuns,
+        alarms_held: alarmsHeld,
+        alarms_not_set: alarmsNotSet,
         // D1 write transactions made by the history consumer (each batch() is one), all databases.
         d1_write_batches: consumerD1.writes,
         // History messages (one per object flush, or per piece of a large one) consumed, redeliveries included.
@@ -469,6 +668,34 @@ async function benchRoute(request: Request, env: BenchEnv, path: string): Promis
       return historyProbe(request, env);
     case "audit":
       return json(await ledger(env, id as string).audit());
+    case "alarms": {
+      const params = new URL(request.url).searchParams;
+      const mode = params.get("hold");
+      if (mode !== "none" && mode !== "expiries" && mode !== "all") return json({ error: { type: "invalid_request", message: "hold: none, expiries or all" } }, 400);
+      alarmHold.mode = mode;
+      alarmHold.prefix = params.get("prefix") ?? "";
+      // An object answers with the hold it sees: the same only if it runs in this isolate.
+      const seen = await ledger(env, "bench_isolate_probe").benchAlarmHold();
+      return json({ hold: alarmHold, seen_by_object: seen, alarms_held: alarmsHeld });
+    }
+    case "resume_alarms": {
+      const ids = (await readJson(request)) as string[];
+      const answers = await mapLimit(ids, 50, (id) => ledger(env, id).benchResumeAlarm());
+      return json({ resumed: answers.filter((a) => a === true).length, failed: answers.filter((a) => a instanceof Failure).length });
+    }
+    case "sweep": {
+      const params = new URL(request.url).searchParams;
+      const parallel = Number(params.get("parallel") ?? "1");
+      if (!Number.isInteger(parallel) || parallel < 1 || parallel > 10) return json({ error: { type: "invalid_request", message: "parallel: 1 to 10" } }, 400);
+      return sweepRoute(env, parallel, params.get("evict") === "1");
+    }
+    case "evict": {
+      const ids = (await readJson(request)) as string[];
+      await mapLimit(ids, 50, (id) => evict(ledger(env, id)));
+      return json({ evicted: ids.length });
+    }
+    case "expire_counts":
+      return expireCounts(request, env);
     case "p/ledger_reads_write":
       return json({ ok: await ledger(env, id as string).benchReadsThenWrite(request.headers.get("idempotency-key") as string) });
     case "p/ledger_three_writes":
