@@ -2,6 +2,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, flush, historyOf } from "./helpers";
+import { reconcile } from "../../workers/cron/reconcile";
 import { eventRows, historyRows, latestPass, RECONCILE_CRON, runCron, setClock } from "./cron-helpers";
 
 const AT = Date.parse("2032-05-04T08:00:00.000Z");
@@ -91,5 +92,28 @@ describe("which accounts a pass checks", () => {
     }
     expect(found).toEqual(ids);
     for (const id of ids) expect((await historyRows(id)).map((r) => r.kind)).toEqual(["grant"]);
+  });
+});
+
+describe("a hole larger than one pass repairs", () => {
+  it("is filled over the following passes, which come back to the account until D1 agrees", async () => {
+    const at = Date.parse("2032-07-01T08:00:00.000Z");
+    const id = "big-hole";
+    await setClock(id, at);
+    await api("PUT", `/v1/accounts/${id}`, { body: {} });
+    await api("POST", `/v1/accounts/${id}/grants`, { body: { amount: 100 } });
+    for (const amount of [1, 2, 3, 4]) await api("POST", `/v1/accounts/${id}/debits`, { body: { amount } });
+    await flush(id);
+    await (await historyOf(id)).prepare("DELETE FROM ledger_entries WHERE account_id = ?").bind(id).run();
+    // No sample, and each pass repairs at most 2 rows: only the unresolved drift brings the account back.
+    // After the first pass D1 holds +100 and −1 (Σ 99 against the object's 90) and lacks 3 rows: 9 + 3.
+    const pass = (n: number) =>
+      reconcile(env as never, { scheduledTime: at + n * 3600_000, deadline: Date.now() + 60_000, sample: 0, maxAccounts: 100, concurrency: 4, maxRepairRows: 2 });
+    const first = await pass(1);
+    expect(first.drift).toEqual([expect.objectContaining({ accountId: id, missingEntries: 5, entriesRepaired: 2, unresolvedDifference: 9 + 3 })]);
+    expect((await pass(2)).drift).toEqual([expect.objectContaining({ accountId: id, missingEntries: 3, entriesRepaired: 2 })]);
+    expect((await pass(3)).drift).toEqual([expect.objectContaining({ accountId: id, missingEntries: 1, entriesRepaired: 1, unresolvedDifference: 0 })]);
+    expect((await pass(4)).drift).toEqual([]);
+    expect((await historyRows(id)).map((r) => r.amount)).toEqual([100, -1, -2, -3, -4]);
   });
 });

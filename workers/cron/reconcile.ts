@@ -16,8 +16,8 @@ import { countStatement, finishRun, latestRun, startRun } from "./runs";
 
 /** History sent to the Queue more recently than this may still be on its way to D1: not drift. */
 export const SETTLE_GRACE_MS = 5 * 60_000;
-/** Rows one account gets back per pass; a larger hole is filled over the following passes. */
-const MAX_REPAIR_ROWS = 5000;
+/** Rows one account gets back per pass (each of entries and events); a larger hole is filled over the following passes. */
+export const MAX_REPAIR_ROWS = 5000;
 /** Gaps looked up per table per account per pass. */
 const MAX_GAPS = 200;
 
@@ -27,6 +27,8 @@ export interface ReconcileOptions {
   sample: number;
   maxAccounts: number;
   concurrency: number;
+  /** Default MAX_REPAIR_ROWS. */
+  maxRepairRows?: number;
 }
 
 export interface AccountDrift {
@@ -61,11 +63,11 @@ export async function reconcile(env: Env, options: ReconcileOptions): Promise<Re
   const previous = await latestRun(env, "reconcile", true);
   const from: Cursor = previous?.cursor ? (JSON.parse(previous.cursor) as Cursor) : { touchedAfter: -1, sampleAfter: "" };
   const run = await startRun(env.DB, "reconcile", options.scheduledTime, Date.now(), previous?.cursor ?? null);
-  const lists = await accountsToCheck(env.DB, from, options);
-  const ids = [...new Set([...lists.touched.map((r) => r.id), ...lists.dead, ...lists.sample])];
+  const lists = await accountsToCheck(env.DB, from, previous?.id ?? "", options);
+  const ids = [...new Set([...lists.touched.map((r) => r.id), ...lists.unresolved, ...lists.sample])];
   const settledBefore = options.scheduledTime - SETTLE_GRACE_MS;
   const result: ReconcileResult = { run: run.id, checked: 0, failures: 0, drift: [] };
-  const answers = await mapLimit(ids, options.concurrency, (id) => (Date.now() < options.deadline ? checkAccount(env, id, settledBefore) : Promise.resolve(undefined)));
+  const answers = await mapLimit(ids, options.concurrency, (id) => (Date.now() < options.deadline ? checkAccount(env, id, settledBefore, options.maxRepairRows ?? MAX_REPAIR_ROWS) : Promise.resolve(undefined)));
   const statements: D1PreparedStatement[] = [];
   const now = Date.now();
   for (const [i, answer] of answers.entries()) {
@@ -110,17 +112,23 @@ export async function reconcile(env: Env, options: ReconcileOptions): Promise<Re
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Touched since the last pass (oldest first, up to the cap), dead-lettered, and the rolling sample. */
+/**
+ * Touched since the last pass (oldest first, up to the cap); not yet resolved (dead-lettered history,
+ * or drift the last pass could not wholly repair, such as a hole larger than one pass's repair); and
+ * the rolling sample.
+ */
 async function accountsToCheck(
   db: D1Database,
   from: Cursor,
+  previousRun: string,
   options: ReconcileOptions,
-): Promise<{ touched: { id: string; updated_at: number }[]; dead: string[]; sample: string[] }> {
-  const [touched, dead, sample] = await db.batch<{ id: string; updated_at: number }>([
+): Promise<{ touched: { id: string; updated_at: number }[]; unresolved: string[]; sample: string[] }> {
+  const [touched, dead, drifted, sample] = await db.batch<{ id: string; updated_at: number }>([
     db
       .prepare("SELECT id, updated_at FROM accounts WHERE (updated_at, id) > (?1, ?2) ORDER BY updated_at, id LIMIT ?3")
       .bind(from.touchedAfter, from.touchedAfterId ?? "", options.maxAccounts),
     db.prepare("SELECT DISTINCT account_id AS id, 0 AS updated_at FROM history_dead_letters WHERE resolved_at IS NULL LIMIT 100"),
+    db.prepare("SELECT account_id AS id, 0 AS updated_at FROM history_drift WHERE run_id = ?1 AND unresolved_difference != 0 LIMIT 100").bind(previousRun),
     db.prepare("SELECT id, 0 AS updated_at FROM accounts WHERE id > ?1 ORDER BY id LIMIT ?2").bind(from.sampleAfter, options.sample),
   ]);
   let sampled = (sample?.results ?? []).map((r) => r.id);
@@ -129,7 +137,8 @@ async function accountsToCheck(
     const more = await db.prepare("SELECT id FROM accounts WHERE id <= ?1 ORDER BY id LIMIT ?2").bind(from.sampleAfter, options.sample - sampled.length).all<{ id: string }>();
     sampled = [...sampled, ...more.results.map((r) => r.id)];
   }
-  return { touched: touched?.results ?? [], dead: (dead?.results ?? []).map((r) => r.id), sample: sampled };
+  const unresolved = [...(dead?.results ?? []), ...(drifted?.results ?? [])].map((r) => r.id);
+  return { touched: touched?.results ?? [], unresolved, sample: sampled };
 }
 
 interface Check {
@@ -156,7 +165,7 @@ async function countsIn(db: D1Database, accountId: string, summary: HistorySumma
 }
 
 /** null: the account has no object (nothing to compare). */
-async function checkAccount(env: Env, accountId: string, settledBefore: number): Promise<Check | null> {
+async function checkAccount(env: Env, accountId: string, settledBefore: number, maxRepairRows: number): Promise<Check | null> {
   const ledger = ledgerOf(env, accountId);
   const summary = await ledger.historySummary(settledBefore);
   if (!summary) return null;
@@ -167,7 +176,7 @@ async function checkAccount(env: Env, accountId: string, settledBefore: number):
 
   const entryGaps = before.entries < summary.entrySeq ? await gaps(db, "ledger_entries", accountId, summary.entrySeq) : [];
   const eventGaps = before.events < summary.eventSeq ? await gaps(db, "account_events", accountId, summary.eventSeq) : [];
-  const ranges = { entries: capRows(entryGaps, MAX_REPAIR_ROWS), events: capRows(eventGaps, MAX_REPAIR_ROWS) };
+  const ranges = { entries: capRows(entryGaps, maxRepairRows), events: capRows(eventGaps, maxRepairRows) };
   let after = before;
   if (ranges.entries.length || ranges.events.length) {
     const rows = await ledger.historyRows(ranges);

@@ -291,7 +291,11 @@ export const historyDrift = sqliteTable(
     sumDifference: integer("sum_difference").notNull(),
     entriesRepaired: integer("entries_repaired").notNull(),
     eventsRepaired: integer("events_repaired").notNull(),
-    /** What still differs after the repair (0 once D1 agrees): a row D1 holds with another amount. */
+    /**
+     * How far D1 still is from the object after the repair: the Σ amount difference plus the entries
+     * and events still missing (a hole larger than one pass repairs). 0 once D1 agrees; the next pass
+     * checks the account again until it does.
+     */
     unresolvedDifference: integer("unresolved_difference").notNull(),
   },
   (t) => [primaryKey({ columns: [t.runId, t.accountId] }), index("history_drift_found").on(t.foundAt)],
