@@ -104,9 +104,12 @@ describe("allowance rollover at the boundary, by the cron sweep", () => {
     await runCron(weekLater);
     for (const name of Object.keys(CASES)) {
       const id = `rollover-${name}`;
+      const want = [...AT_B2[name]!, ...[3, 4, 5, 6, 7, 8].flatMap(idleDay)];
+      // The sweeps caught the week up, before any alarm ran (flush() runs one, to ship it).
+      const written = (await journalOf(id)).slice(seqAtSetup[id]! + AT_B1[name]!.entries.length).filter((r) => r.kind !== "hold_expire");
+      expect(written, name).toEqual(want);
       await flush(id);
       const rows = entries(await historyRows(id, seqAtSetup[id]! + AT_B1[name]!.entries.length)).filter((r) => r.kind !== "hold_expire");
-      const want = [...AT_B2[name]!, ...[3, 4, 5, 6, 7, 8].flatMap(idleDay)];
       expect(rows, name).toEqual(want);
       const body = await account(id);
       expect(body.balance, name).toBe(name === "hold-active" ? 1800 : 1300);
@@ -129,6 +132,8 @@ describe("allowance rollover at the boundary, by the cron sweep", () => {
     const at = Date.parse("2030-04-02T06:00:00.000Z");
     await setClock(id, at);
     await Promise.all([runCron(at), runCron(at)]);
+    // Written by the sweeps (three periods, eleven entries) before any alarm ran.
+    expect((await journalOf(id)).slice(before)).toHaveLength(11);
     await flush(id);
     const b1 = "2030-03-30T23:00:00.000Z"; // 31 March 00:00 +01:00
     const b2 = "2030-03-31T22:00:00.000Z"; // 1 April 00:00 +02:00: 31 March had 23 hours

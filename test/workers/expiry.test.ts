@@ -1,12 +1,6 @@
-import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { AccountLedger } from "../../durable-objects/account-ledger";
-import { account, api, audit, d1Entries, flush, freshKey, ledger, openAccount } from "./helpers";
-
-const setClock = (id: string, at: number) =>
-  runInDurableObject(ledger(id), (instance: AccountLedger) => {
-    instance.clock = () => at;
-  });
+import { setClock } from "./cron-helpers";
+import { account, api, audit, d1Entries, flush, freshKey, openAccount } from "./helpers";
 
 describe("credit expiry", () => {
   it("an expired lot counts for nothing from its instant, and the alarm writes the expire entry", async () => {

@@ -98,7 +98,8 @@ export async function reconcile(env: Env, options: ReconcileOptions): Promise<Re
   await env.DB.batch(statements);
   // Checks start in order and none starts after the deadline, so what was checked is a prefix of
   // each list: the next pass goes on from the first account this one had no time for.
-  const checked = (id: string) => answers[ids.indexOf(id)] !== undefined;
+  const done = new Set(ids.filter((_, i) => answers[i] !== undefined));
+  const checked = (id: string) => done.has(id);
   const touchedDone = lists.touched.filter((r) => checked(r.id));
   const sampleDone = lists.sample.filter(checked);
   const cursor: Cursor = {
