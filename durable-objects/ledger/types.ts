@@ -110,6 +110,8 @@ export interface LedgerState {
   blocks: Readonly<Record<string, Block>>;
   /** The recurring allowance, or null when the account has none. */
   allowance: Allowance | null;
+  /** Auto-recharge (recharge.ts), or null when it was never set. */
+  autoRecharge: import("./recharge").AutoRecharge | null;
 }
 
 export type EntryKind =
@@ -148,6 +150,9 @@ export type EventType =
   | "credits.expired"
   | "credits.expiring"
   | "allowance.granted"
+  | "auto_recharge.succeeded"
+  | "auto_recharge.failed"
+  | "auto_recharge.disabled"
   | "purchase.completed"
   | "purchase.refunded"
   | "dispute.opened"

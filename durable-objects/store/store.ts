@@ -258,6 +258,8 @@ export class LedgerStore {
       limitNotice: a.limitNotice,
       blocks: a.blocks,
       allowance: a.allowance,
+      // Issue 10 (wip): stored on the account row like the allowance, once the object uses it.
+      autoRecharge: null,
     };
   }
 

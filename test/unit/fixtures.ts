@@ -26,6 +26,7 @@ export function ledger(
     limitNotice: null,
     blocks: {},
     allowance: null,
+    autoRecharge: null,
     ...rest,
     settings: { limits: { daily: null, monthly: null }, timeZone: null, lowBalanceThreshold: null, ...settings },
   };

@@ -69,6 +69,7 @@ class LedgerHarness {
       limitNotice: null,
       blocks: {},
     allowance: null,
+    autoRecharge: null,
     };
   }
 

@@ -1,0 +1,106 @@
+// Auto-recharge's pure rules (issue 10, work in progress: not yet wired into the object).
+import { describe, expect, it } from "vitest";
+import { Draft } from "../../durable-objects/ledger/draft";
+import * as recharge from "../../durable-objects/ledger/recharge";
+import * as rules from "../../durable-objects/ledger/rules";
+import type { LedgerState } from "../../durable-objects/ledger/types";
+import { charge, DAY, HOUR, ledger, lot, ok, T0 } from "./fixtures";
+
+const PLAN: recharge.RechargePlan = { threshold: 100, packageId: "starter", credits: 1000, amount: 500, currency: "usd", monthlyLimit: 1200 };
+
+function withRecharge(balance: number, plan = PLAN, now = T0): LedgerState {
+  return { ...ledger({ lots: [lot({ id: "a", amount: balance })] }, now), autoRecharge: recharge.configureRecharge(null, true, plan, now, null) };
+}
+
+/** A debit, then the recharge check as the object will run it in the same transaction. */
+function debitAndCheck(state: LedgerState, amount: number, now: number): LedgerState {
+  const step = rules.debit(state, charge(amount), now);
+  ok(step);
+  const draft = new Draft(step.state, now);
+  recharge.checkRecharge(draft);
+  return draft.state;
+}
+
+describe("the recharge trigger", () => {
+  it("marks one charge due when a debit takes available below the threshold, and no second one while it is in flight", () => {
+    let state = withRecharge(300);
+    state = debitAndCheck(state, 150, T0);
+    expect(state.autoRecharge).toMatchObject({ status: "idle", inFlight: null });
+    state = debitAndCheck(state, 60, T0 + 1);
+    expect(state.autoRecharge).toMatchObject({ status: "in_flight", attempts: 1, inFlight: { number: 1, tries: 1, nextTryAt: T0 + 1 } });
+    for (let i = 0; i < 90; i++) state = debitAndCheck(state, 1, T0 + 2 + i);
+    expect(state.autoRecharge).toMatchObject({ attempts: 1, inFlight: { number: 1 } });
+  });
+
+  it("charges nothing past the monthly limit and says why; a new month re-arms", () => {
+    const plan = { ...PLAN, monthlyLimit: 900 };
+    let state = withRecharge(300, plan);
+    state = { ...state, autoRecharge: { ...state.autoRecharge!, chargedThisMonth: 500 } };
+    state = debitAndCheck(state, 250, T0);
+    expect(state.autoRecharge).toMatchObject({ status: "idle", inFlight: null, heldBack: "monthly_limit_reached" });
+    // 1 December: the month's charges start again from zero.
+    state = debitAndCheck(state, 1, Date.parse("2026-12-01T00:00:00Z"));
+    expect(state.autoRecharge).toMatchObject({ status: "in_flight", chargedThisMonth: 0, heldBack: null, monthKey: "2026-12" });
+  });
+
+  it("names each try's Stripe idempotency key once, and the alarm sends a try only until Stripe has it", () => {
+    const state = debitAndCheck(withRecharge(150), 60, T0);
+    const due = recharge.rechargeDue(state.autoRecharge, T0)!;
+    expect(recharge.rechargeKey("acct", due)).toBe("auto_recharge:acct:1:1");
+    const sent = recharge.rechargeSent(state, 1, 1);
+    expect(recharge.rechargeDue(sent.autoRecharge, T0 + DAY)).toBeNull();
+  });
+});
+
+describe("the outcome", () => {
+  it("a success credits the package once as an auto_recharge lot, counts the money, and goes back to idle", () => {
+    const state = recharge.rechargeSent(debitAndCheck(withRecharge(150), 60, T0), 1, 1);
+    const step = recharge.rechargeSucceeded(state, { attempt: 1, lotId: "lot_ar1", credits: 1000, amount: 500, expiresAt: null, paymentIntent: "pi_1" }, T0 + HOUR);
+    expect(ok(step).balance).toBe(1090);
+    expect(step.entries.map((e) => [e.kind, e.amount, e.lotId])).toEqual([["grant", 1000, "lot_ar1"]]);
+    expect(step.lots).toEqual([expect.objectContaining({ id: "lot_ar1", source: "auto_recharge", reference: "pi_1" })]);
+    expect(step.events.map((e) => e.type)).toEqual(["auto_recharge.succeeded"]);
+    expect(step.state.autoRecharge).toMatchObject({ status: "idle", inFlight: null, chargedThisMonth: 500 });
+  });
+
+  it("a declined charge is tried again after 6 h and 24 h, then disabled with the reason", () => {
+    let state = recharge.rechargeSent(debitAndCheck(withRecharge(150), 60, T0), 1, 1);
+    const first = recharge.rechargeFailed(state, { attempt: 1, tries: 1, code: "insufficient_funds", needsAction: false }, T0 + 1);
+    expect(ok(first)).toEqual({ disabled: false, retryAt: T0 + 1 + 6 * HOUR });
+    state = recharge.rechargeSent(first.state, 1, 2);
+    const second = recharge.rechargeFailed(state, { attempt: 1, tries: 2, code: "insufficient_funds", needsAction: false }, T0 + 2);
+    expect(ok(second).retryAt).toBe(T0 + 2 + 24 * HOUR);
+    state = recharge.rechargeSent(second.state, 1, 3);
+    const third = recharge.rechargeFailed(state, { attempt: 1, tries: 3, code: "insufficient_funds", needsAction: false }, T0 + 3);
+    expect(ok(third)).toEqual({ disabled: true, retryAt: null });
+    expect(third.state.autoRecharge).toMatchObject({ status: "disabled", disabledReason: "declined: insufficient_funds", inFlight: null });
+    expect(third.events.map((e) => e.type)).toEqual(["auto_recharge.failed", "auto_recharge.disabled"]);
+    // Disabled: further debits charge nothing until the user turns it on again.
+    expect(debitAndCheck(third.state, 1, T0 + 4).autoRecharge).toMatchObject({ status: "disabled", attempts: 1 });
+    const again = recharge.configureRecharge(third.state.autoRecharge, true, PLAN, T0 + 5, null);
+    expect(again).toMatchObject({ status: "idle", disabledReason: null });
+  });
+
+  it("a card that needs its holder disables at once; a stale failure changes nothing", () => {
+    const state = recharge.rechargeSent(debitAndCheck(withRecharge(150), 60, T0), 1, 1);
+    expect(recharge.rechargeFailed(state, { attempt: 1, tries: 2, code: "card_declined", needsAction: false }, T0).state).toBe(state);
+    const step = recharge.rechargeFailed(state, { attempt: 1, tries: 1, code: "authentication_required", needsAction: true }, T0 + 1);
+    expect(step.state.autoRecharge).toMatchObject({ status: "disabled", disabledReason: "authentication_required" });
+  });
+
+  it("a late success of an earlier attempt still credits, without ending the attempt now in flight", () => {
+    let state = recharge.rechargeSent(debitAndCheck(withRecharge(150), 60, T0), 1, 1);
+    state = ok2(recharge.rechargeSucceeded(state, { attempt: 1, lotId: "l1", credits: 50, amount: 500, expiresAt: null, paymentIntent: "pi_1" }, T0 + 1));
+    // Still below the threshold: the next debit starts attempt 2.
+    state = debitAndCheck(state, 50, T0 + 2);
+    expect(state.autoRecharge).toMatchObject({ inFlight: { number: 2 } });
+    const late = recharge.rechargeSucceeded(state, { attempt: 1, lotId: "l1b", credits: 50, amount: 500, expiresAt: null, paymentIntent: "pi_1b" }, T0 + 3);
+    expect(late.lots.map((l) => l.id)).toEqual(["l1b"]);
+    expect(late.state.autoRecharge).toMatchObject({ inFlight: { number: 2 }, status: "in_flight", chargedThisMonth: 1000 });
+  });
+});
+
+function ok2(step: { state: LedgerState; outcome: { ok: boolean } }): LedgerState {
+  expect(step.outcome.ok).toBe(true);
+  return step.state;
+}
