@@ -14,6 +14,7 @@ import { AmountError } from "./ledger/money";
 import { parseOverrunPercent } from "./ledger/overrun";
 import * as payments from "./ledger/purchases";
 import * as rules from "./ledger/rules";
+import type { RechargePlan, SavedCard } from "./ledger/recharge";
 import type { AllowancePlan, LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
 import { historyMessage, sendHistory } from "./store/outbox";
@@ -194,6 +195,17 @@ export class AccountLedger extends DurableObject<Env> {
    */
   async setAllowance(plan: AllowancePlan | null): Promise<WireReply> {
     return this.mutate(null, undefined, (state, now) => rules.setAllowance(state, plan, now), (_v, a, state, now) => ({
+      status: 200,
+      body: accountView(a, state, now),
+    }));
+  }
+
+  /**
+   * Sets or turns off auto-recharge (the Worker has checked the package). `card` replaces the saved
+   * card when given (null forgets it); absent, the card already saved stays.
+   */
+  async setAutoRecharge(input: { enabled: boolean; plan: RechargePlan; card?: SavedCard | null }): Promise<WireReply> {
+    return this.mutate(null, undefined, (state, now) => rules.setAutoRecharge(state, input, now), (_v, a, state, now) => ({
       status: 200,
       body: accountView(a, state, now),
     }));
@@ -750,6 +762,7 @@ function changesRow(before: AccountRecord, after: AccountRecord): boolean {
     after.isLow !== before.isLow ||
     after.limitNotice !== before.limitNotice ||
     after.blocks !== before.blocks ||
-    after.allowance !== before.allowance
+    after.allowance !== before.allowance ||
+    after.autoRecharge !== before.autoRecharge
   );
 }

@@ -4,6 +4,7 @@ import { activeHolds, totals } from "./ledger/draft";
 import { currentSpend } from "./ledger/limits";
 import { isLive, nextExpiry } from "./ledger/lots";
 import { activeBlock } from "./ledger/rules";
+import { thisMonth, type AutoRecharge } from "./ledger/recharge";
 import type { Allowance, AllowancePlan, LedgerState } from "./ledger/types";
 import type { AccountRecord } from "./store/store";
 
@@ -50,7 +51,7 @@ export function accountView(a: AccountRecord, state: LedgerState, now: number) {
       time_zone: a.timeZone ?? "UTC",
     },
     low_balance: { threshold: a.lowBalanceThreshold, is_low: a.isLow },
-    auto_recharge: null,
+    auto_recharge: autoRechargeView(state.autoRecharge, now, a.timeZone),
     allowance: allowanceView(state.allowance),
     blocked: block ? { reason: block.reason, since: iso(block.since) } : null,
     next_expiry: expiry ? { at: iso(expiry.at), amount: expiry.amount } : null,
@@ -74,6 +75,28 @@ function allowanceView(allowance: Allowance | null) {
     current_period_start: iso(allowance.periodStart) as string,
     current_period_end: iso(allowance.periodEnd) as string,
     next_period: allowance.next === undefined ? planView(allowance.plan) : allowance.next.plan && planView(allowance.next.plan),
+  };
+}
+
+/** API.md's auto_recharge state; `charged_this_month` is of the account's current month. */
+function autoRechargeView(ar: AutoRecharge | null, now: number, timeZone: string | null) {
+  if (ar === null) return null;
+  const month = thisMonth(ar, now, timeZone);
+  return {
+    enabled: ar.enabled,
+    threshold: ar.plan.threshold,
+    package_id: ar.plan.packageId,
+    credits: ar.plan.credits,
+    price: { amount: ar.plan.amount, currency: ar.plan.currency },
+    monthly_limit: ar.plan.monthlyLimit,
+    charged_this_month: month.chargedThisMonth,
+    has_payment_method: ar.card !== null,
+    status: ar.status,
+    disabled_reason: ar.disabledReason,
+    // Why the next crossing would charge nothing: no saved card yet (a checkout with
+    // save_payment_method saves one), or this month's limit reached.
+    held_back: ar.enabled && ar.card === null ? "no_payment_method" : month.heldBack,
+    last_attempt_at: iso(ar.lastAttemptAt),
   };
 }
 

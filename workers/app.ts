@@ -1,6 +1,7 @@
 import { bodyLimit } from "hono/body-limit";
 import { accounts } from "./api/accounts";
 import { allowance } from "./api/allowance";
+import { autoRecharge } from "./api/auto-recharge";
 import { health } from "./api/health";
 import { keys } from "./api/api-keys";
 import { checkout } from "./api/checkout";
@@ -49,7 +50,7 @@ export function createApp() {
     await next();
   });
 
-  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, allowance, health, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
+  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, allowance, autoRecharge, health, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   const info = {

@@ -3,6 +3,7 @@
 
 import type { Draft } from "./draft";
 import { sub } from "./money";
+import { checkRecharge } from "./recharge";
 import type { EntryDraft, LotSource } from "./types";
 
 export interface GrantInput {
@@ -50,4 +51,13 @@ export function checkLowBalance(draft: Draft): void {
   const isLow = threshold !== null && balance < threshold;
   if (isLow && !draft.state.isLow) draft.event("balance.low", { balance, threshold });
   if (isLow !== draft.state.isLow) draft.state = { ...draft.state, isLow };
+}
+
+/**
+ * What every change of the balance checks before its transaction ends: the low-balance alert, and
+ * whether an auto-recharge is now due (recharge.ts). Run by each rule after its change.
+ */
+export function afterBalanceChange(draft: Draft): void {
+  checkLowBalance(draft);
+  checkRecharge(draft);
 }

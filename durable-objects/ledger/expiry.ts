@@ -6,7 +6,7 @@
 // triggered it, and what it settles is gone from the state, so it is written exactly once.
 
 import { rollAllowance } from "./allowance";
-import { checkLowBalance } from "./credit";
+import { afterBalanceChange } from "./credit";
 import type { Draft } from "./draft";
 import { burnOrder, isLive } from "./lots";
 import type { LedgerState, Lot } from "./types";
@@ -55,7 +55,7 @@ export function settleInto(draft: Draft): void {
   }
   announceExpiring(draft);
   // An expiry can take the balance below the threshold even when the request that follows is refused.
-  checkLowBalance(draft);
+  afterBalanceChange(draft);
 }
 
 function settleAt(draft: Draft, at: number): void {

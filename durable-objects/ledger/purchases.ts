@@ -6,7 +6,8 @@
 import { Draft, type Totals } from "./draft";
 import { burnOrder, isLive } from "./lots";
 import { add, sub } from "./money";
-import { addLot, checkLowBalance, settleInto, type GrantInput } from "./rules";
+import { MAX_TRIES, RETRY_AFTER_MS, thisMonth } from "./recharge";
+import { addLot, afterBalanceChange, checkLowBalance, settleInto, type GrantInput } from "./rules";
 import type { EventDraft, LedgerState, Lot, Step } from "./types";
 
 /**
@@ -31,7 +32,7 @@ export function purchase(state: LedgerState, input: PurchaseInput, now: number):
   // A purchase is paid for: it is credited even if its expiry is already past (it then expires at once).
   const debtPaid = addLot(draft, { ...input, source: "purchase" });
   draft.event("purchase.completed", { ...input.event, lot_id: input.lotId, credits: input.amount, debt_paid: debtPaid });
-  checkLowBalance(draft);
+  afterBalanceChange(draft);
   return draft.done({ ...draft.totals(), lotId: input.lotId, debtPaid });
 }
 
@@ -94,7 +95,7 @@ function clawInto(draft: Draft, input: ClawbackInput): ClawbackResult {
       metadata: { ...input.metadata, clawback: input.key, ...(debtAdded > 0 ? { debt_added: debtAdded } : {}) },
     });
     draft.event(input.event.type, { ...input.event.data, credits_clawed_back: amount, total_clawed_back: input.already + amount });
-    checkLowBalance(draft);
+    afterBalanceChange(draft);
   }
   return { ...draft.totals(), clawedBack: amount, total: input.already + amount, debtAdded };
 }
@@ -156,7 +157,7 @@ export function closeDispute(state: LedgerState, input: CloseDisputeInput, now: 
   if (restored > 0) addLot(draft, { ...input.lot, source: "purchase", amount: restored });
   blockInto(draft, { key: input.key, blocked: false, reason: "" });
   draft.event("dispute.closed", { ...input.event, won: input.won, credits_restored: restored });
-  checkLowBalance(draft);
+  afterBalanceChange(draft);
   return draft.done({ ...draft.totals(), restored });
 }
 
@@ -174,4 +175,77 @@ export function parsePurchaseExpiryDays(value: string | undefined): number {
 /** When credits bought at `now` expire: null when the deployment keeps them forever. */
 export function purchaseExpiry(now: number, days: number): number | null {
   return days === 0 ? null : now + days * 24 * 3600 * 1000;
+}
+
+// ---- auto-recharge outcomes (recharge.ts holds the trigger and the attempt state) ----------------------
+
+export interface RechargeSuccess {
+  attempt: number;
+  lotId: string;
+  credits: number;
+  amount: number;
+  expiresAt: number | null;
+  paymentIntent: string;
+}
+
+/**
+ * A charge succeeded: its credits, always (charged ⇒ credited, even for an attempt that is no longer
+ * the one in flight); the attempt it ends goes back to idle. The caller keys it by the PaymentIntent.
+ */
+export function rechargeSucceeded(state: LedgerState, input: RechargeSuccess, now: number): Step<Totals & { debtPaid: number }> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  const debtPaid = addLot(draft, {
+    lotId: input.lotId,
+    amount: input.credits,
+    source: "auto_recharge",
+    expiresAt: input.expiresAt,
+    priority: 0,
+    reference: input.paymentIntent,
+    description: "Auto-recharge",
+    metadata: { payment_intent: input.paymentIntent, attempt: input.attempt },
+  });
+  const current = draft.state.autoRecharge;
+  if (current) {
+    const ar = thisMonth(current, now, draft.state.settings.timeZone);
+    const ends = ar.inFlight?.number === input.attempt;
+    draft.state = {
+      ...draft.state,
+      autoRecharge: { ...ar, chargedThisMonth: ar.chargedThisMonth + input.amount, ...(ends ? { inFlight: null, status: ar.status === "disabled" ? "disabled" : "idle" } : {}) },
+    };
+  }
+  draft.event("auto_recharge.succeeded", { attempt: input.attempt, credits: input.credits, amount: input.amount, payment_intent: input.paymentIntent, debt_paid: debtPaid });
+  afterBalanceChange(draft);
+  return draft.done({ ...draft.totals(), debtPaid });
+}
+
+export interface RechargeFailure {
+  attempt: number;
+  tries: number;
+  /** Stripe's decline or error code. */
+  code: string;
+  /** The card needs its holder (3-D Secure): no off-session retry can succeed. */
+  needsAction: boolean;
+}
+
+/**
+ * A try failed. A decline that may pass is tried again later, up to MAX_TRIES in all; one that needs
+ * the card holder, or the last try, disables auto-recharge with the reason until the user turns it on
+ * again. A failure of a try that is not the current one changes nothing.
+ */
+export function rechargeFailed(state: LedgerState, input: RechargeFailure, now: number): Step<{ disabled: boolean; retryAt: number | null }> {
+  const draft = new Draft(state, now);
+  const ar = draft.state.autoRecharge;
+  const current = ar?.inFlight;
+  if (!ar || !current || current.number !== input.attempt || current.tries !== input.tries) return draft.done({ disabled: false, retryAt: null });
+  draft.event("auto_recharge.failed", { attempt: input.attempt, try: input.tries, code: input.code });
+  if (!input.needsAction && current.tries < MAX_TRIES) {
+    const retryAt = now + (RETRY_AFTER_MS[current.tries - 1] as number);
+    draft.state = { ...draft.state, autoRecharge: { ...ar, inFlight: { ...current, tries: current.tries + 1, nextTryAt: retryAt } } };
+    return draft.done({ disabled: false, retryAt });
+  }
+  const reason = input.needsAction ? "authentication_required" : `declined: ${input.code}`;
+  draft.state = { ...draft.state, autoRecharge: { ...ar, status: "disabled", disabledReason: reason, inFlight: null } };
+  draft.event("auto_recharge.disabled", { reason, attempt: input.attempt });
+  return draft.done({ disabled: true, retryAt: null });
 }

@@ -5,11 +5,9 @@
 // cron's charged ⇒ credited pass). At most one attempt is in flight; money charged is capped per
 // calendar month of the account.
 
+import type { Draft } from "./draft";
 import { periodKeys } from "./limits";
-import { addLot, checkLowBalance } from "./credit";
-import { Draft, type Totals } from "./draft";
-import { settleInto } from "./expiry";
-import type { LedgerState, Step } from "./types";
+import type { LedgerState } from "./types";
 
 /** Declines that may pass (insufficient funds, a processing error) are tried this many times in all. */
 export const MAX_TRIES = 3;
@@ -36,9 +34,17 @@ export interface Attempt {
   since: number;
 }
 
+/** The saved card auto-recharge charges off-session (from a checkout with save_payment_method). */
+export interface SavedCard {
+  customer: string;
+  paymentMethod: string;
+}
+
 export interface AutoRecharge {
   enabled: boolean;
   plan: RechargePlan;
+  /** null: no saved card yet; auto-recharge starts working after a checkout that saves one. */
+  card: SavedCard | null;
   status: "idle" | "in_flight" | "disabled";
   disabledReason: string | null;
   attempts: number;
@@ -53,7 +59,7 @@ export interface AutoRecharge {
 /** The Stripe idempotency key of a try: the same try never makes a second PaymentIntent. */
 export const rechargeKey = (accountId: string, attempt: Attempt) => `auto_recharge:${accountId}:${attempt.number}:${attempt.tries}`;
 
-function thisMonth(ar: AutoRecharge, now: number, timeZone: string | null): AutoRecharge {
+export function thisMonth(ar: AutoRecharge, now: number, timeZone: string | null): AutoRecharge {
   const { monthKey } = periodKeys(now, timeZone);
   return monthKey === ar.monthKey ? ar : { ...ar, monthKey, chargedThisMonth: 0, heldBack: ar.heldBack === "monthly_limit_reached" ? null : ar.heldBack };
 }
@@ -62,10 +68,18 @@ function thisMonth(ar: AutoRecharge, now: number, timeZone: string | null): Auto
  * Sets auto-recharge (or turns it off). Turning it on again after it was disabled clears the reason;
  * an attempt in flight is left to finish (its outcome still credits or fails as it must).
  */
-export function configureRecharge(current: AutoRecharge | null, enabled: boolean, plan: RechargePlan, now: number, timeZone: string | null): AutoRecharge {
+export function configureRecharge(
+  current: AutoRecharge | null,
+  enabled: boolean,
+  plan: RechargePlan,
+  now: number,
+  timeZone: string | null,
+  card: SavedCard | null = current?.card ?? null,
+): AutoRecharge {
   const base: AutoRecharge = current ?? {
     enabled,
     plan,
+    card,
     status: "idle",
     disabledReason: null,
     attempts: 0,
@@ -76,7 +90,7 @@ export function configureRecharge(current: AutoRecharge | null, enabled: boolean
     heldBack: null,
   };
   const status = base.inFlight ? "in_flight" : "idle";
-  return { ...thisMonth(base, now, timeZone), enabled, plan, status, disabledReason: null, heldBack: null };
+  return { ...thisMonth(base, now, timeZone), enabled, plan, card, status, disabledReason: null, heldBack: null };
 }
 
 /**
@@ -85,7 +99,7 @@ export function configureRecharge(current: AutoRecharge | null, enabled: boolean
  */
 export function checkRecharge(draft: Draft): void {
   const current = draft.state.autoRecharge;
-  if (!current || !current.enabled || current.status !== "idle") return;
+  if (!current || !current.enabled || current.status !== "idle" || current.card === null) return;
   if (draft.totals().available >= current.plan.threshold) return;
   const ar = thisMonth(current, draft.now, draft.state.settings.timeZone);
   const limit = ar.plan.monthlyLimit;
@@ -108,75 +122,4 @@ export function rechargeSent(state: LedgerState, attempt: number, tries: number)
   const ar = state.autoRecharge;
   if (!ar?.inFlight || ar.inFlight.number !== attempt || ar.inFlight.tries !== tries) return state;
   return { ...state, autoRecharge: { ...ar, inFlight: { ...ar.inFlight, nextTryAt: null } } };
-}
-
-export interface RechargeSuccess {
-  attempt: number;
-  lotId: string;
-  credits: number;
-  amount: number;
-  expiresAt: number | null;
-  paymentIntent: string;
-}
-
-/**
- * A charge succeeded: its credits, always (charged ⇒ credited, even for an attempt that is no longer
- * the one in flight); the attempt it ends goes back to idle. The caller keys it by the PaymentIntent.
- */
-export function rechargeSucceeded(state: LedgerState, input: RechargeSuccess, now: number): Step<Totals & { debtPaid: number }> {
-  const draft = new Draft(state, now);
-  settleInto(draft);
-  const debtPaid = addLot(draft, {
-    lotId: input.lotId,
-    amount: input.credits,
-    source: "auto_recharge",
-    expiresAt: input.expiresAt,
-    priority: 0,
-    reference: input.paymentIntent,
-    description: "Auto-recharge",
-    metadata: { payment_intent: input.paymentIntent, attempt: input.attempt },
-  });
-  const current = draft.state.autoRecharge;
-  if (current) {
-    const ar = thisMonth(current, now, draft.state.settings.timeZone);
-    const ends = ar.inFlight?.number === input.attempt;
-    draft.state = {
-      ...draft.state,
-      autoRecharge: { ...ar, chargedThisMonth: ar.chargedThisMonth + input.amount, ...(ends ? { inFlight: null, status: ar.status === "disabled" ? "disabled" : "idle" } : {}) },
-    };
-  }
-  draft.event("auto_recharge.succeeded", { attempt: input.attempt, credits: input.credits, amount: input.amount, payment_intent: input.paymentIntent, debt_paid: debtPaid });
-  checkLowBalance(draft);
-  return draft.done({ ...draft.totals(), debtPaid });
-}
-
-export interface RechargeFailure {
-  attempt: number;
-  tries: number;
-  /** Stripe's decline or error code. */
-  code: string;
-  /** The card needs its holder (3-D Secure): no off-session retry can succeed. */
-  needsAction: boolean;
-}
-
-/**
- * A try failed. A decline that may pass is tried again later, up to MAX_TRIES in all; one that needs
- * the card holder, or the last try, disables auto-recharge with the reason until the user turns it on
- * again. A failure of a try that is not the current one changes nothing.
- */
-export function rechargeFailed(state: LedgerState, input: RechargeFailure, now: number): Step<{ disabled: boolean; retryAt: number | null }> {
-  const draft = new Draft(state, now);
-  const ar = draft.state.autoRecharge;
-  const current = ar?.inFlight;
-  if (!ar || !current || current.number !== input.attempt || current.tries !== input.tries) return draft.done({ disabled: false, retryAt: null });
-  draft.event("auto_recharge.failed", { attempt: input.attempt, try: input.tries, code: input.code });
-  if (!input.needsAction && current.tries < MAX_TRIES) {
-    const retryAt = now + (RETRY_AFTER_MS[current.tries - 1] as number);
-    draft.state = { ...draft.state, autoRecharge: { ...ar, inFlight: { ...current, tries: current.tries + 1, nextTryAt: retryAt } } };
-    return draft.done({ disabled: false, retryAt });
-  }
-  const reason = input.needsAction ? "authentication_required" : `declined: ${input.code}`;
-  draft.state = { ...draft.state, autoRecharge: { ...ar, status: "disabled", disabledReason: reason, inFlight: null } };
-  draft.event("auto_recharge.disabled", { reason, attempt: input.attempt });
-  return draft.done({ disabled: true, retryAt: null });
 }

@@ -5,15 +5,16 @@ import { Draft, type Totals } from "./draft";
 import { addSpend, currentSpend, limitBreach, limitBreaches, type LimitBreach } from "./limits";
 import { burnAroundHolds, holdsCovered } from "./cover";
 import { applyAllowance } from "./allowance";
-import { addLot, checkLowBalance, type GrantInput } from "./credit";
+import { addLot, afterBalanceChange, checkLowBalance, type GrantInput } from "./credit";
 import { settleInto } from "./expiry";
+import { configureRecharge, type RechargePlan, type SavedCard } from "./recharge";
 import { burn } from "./lots";
 import { add, negate, sub } from "./money";
 import { DEFAULT_CAPTURE_OVERRUN_MAX_PERCENT, overrunAllowance, splitCapture } from "./overrun";
 import type { AllowancePlan, Block, Hold, LedgerError, LedgerState, Step } from "./types";
 
 // The building blocks other rule modules share, where they have always been found.
-export { addLot, checkLowBalance, settleInto, type GrantInput };
+export { addLot, afterBalanceChange, checkLowBalance, settleInto, type GrantInput };
 
 function spendNow(draft: Draft) {
   return currentSpend(draft.state.spend, draft.now, draft.state.settings.timeZone);
@@ -131,7 +132,7 @@ export function grant(state: LedgerState, input: GrantInput, now: number): Step<
     return draft.refuse({ type: "invalid_request", message: "expires_at must be in the future.", details: { field: "expires_at" } });
   }
   const debtPaid = addLot(draft, input);
-  checkLowBalance(draft);
+  afterBalanceChange(draft);
   return draft.done({ ...draft.totals(), lotId: input.lotId, debtPaid });
 }
 
@@ -150,7 +151,7 @@ export function debit(state: LedgerState, charge: Charge, now: number): Step<Tot
   }
   spendCredits(draft, charge.amount, around);
   draft.entry("debit", negate(charge.amount), charge);
-  checkLowBalance(draft);
+  afterBalanceChange(draft);
   return draft.done(draft.totals());
 }
 
@@ -237,7 +238,7 @@ export function captureHold(
     reserved: hold.amount,
     metadata: uncharged > 0 ? { ...charge.metadata, computed_cost: charge.amount, uncharged } : charge.metadata,
   });
-  checkLowBalance(draft);
+  afterBalanceChange(draft);
   return draft.done({ ...draft.totals(), cost: charged, uncharged, released: Math.max(0, hold.amount - charged), overrun });
 }
 
@@ -249,7 +250,23 @@ export function setAllowance(state: LedgerState, plan: AllowancePlan | null, now
   const draft = new Draft(state, now);
   settleInto(draft);
   applyAllowance(draft, plan);
-  checkLowBalance(draft);
+  afterBalanceChange(draft);
+  return draft.done(draft.totals());
+}
+
+/** Sets or turns off auto-recharge; if available is already below the threshold, a charge is due at once. */
+export function setAutoRecharge(
+  state: LedgerState,
+  input: { enabled: boolean; plan: RechargePlan; card?: SavedCard | null },
+  now: number,
+): Step<Totals> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  draft.state = {
+    ...draft.state,
+    autoRecharge: configureRecharge(draft.state.autoRecharge, input.enabled, input.plan, now, draft.state.settings.timeZone, input.card),
+  };
+  afterBalanceChange(draft);
   return draft.done(draft.totals());
 }
 

@@ -116,6 +116,8 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE account ADD COLUMN allowance TEXT;
   ALTER TABLE lots ADD COLUMN expiring_notified INTEGER NOT NULL DEFAULT 0;
   `,
+  // Auto-recharge: its plan, status and the attempt in flight (JSON; ledger/recharge.ts).
+  `ALTER TABLE account ADD COLUMN auto_recharge TEXT;`,
 ];
 
 /** Brings the schema up to date; true when it changed anything. */

@@ -4,6 +4,7 @@
 import { addSpend, currentSpend } from "../ledger/limits";
 import type { WireReply } from "../reply";
 import { dueWork } from "../ledger/expiry";
+import type { AutoRecharge } from "../ledger/recharge";
 import type { Allowance, Block, EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Spend, Step } from "../ledger/types";
 
 export interface AccountRecord {
@@ -20,6 +21,7 @@ export interface AccountRecord {
   limitNotice: string | null;
   blocks: Record<string, Block>;
   allowance: Allowance | null;
+  autoRecharge: AutoRecharge | null;
   spendDayKey: string;
   spendDay: number;
   spendMonthKey: string;
@@ -58,6 +60,7 @@ function toAccount(r: Row): AccountRecord {
     limitNotice: strOrNull(r.limit_notice!),
     blocks: parse<Record<string, Block>>(r.blocks ?? null) ?? {},
     allowance: parse<Allowance>(r.allowance ?? null),
+    autoRecharge: parse<AutoRecharge>(r.auto_recharge ?? null),
     spendDayKey: r.spend_day_key as string,
     spendDay: num(r.spend_day!),
     spendMonthKey: r.spend_month_key as string,
@@ -204,7 +207,7 @@ export class LedgerStore {
   saveAccount(a: AccountRecord): void {
     this.sql.exec(
       `UPDATE account SET name = ?, email = ?, metadata = ?, time_zone = ?, debt = ?, daily_limit = ?,
-        monthly_limit = ?, low_balance_threshold = ?, is_low = ?, limit_notice = ?, blocks = ?, allowance = ?, spend_day_key = ?,
+        monthly_limit = ?, low_balance_threshold = ?, is_low = ?, limit_notice = ?, blocks = ?, allowance = ?, auto_recharge = ?, spend_day_key = ?,
         spend_day = ?, spend_month_key = ?, spend_month = ?, spend_seq = ?, shipped_seq = ?, shipped_event_seq = ?,
         directory_version = ?, shipped_directory_version = ?, alarm_at = ?, updated_at = ?
        WHERE singleton = 1`,
@@ -220,6 +223,7 @@ export class LedgerStore {
       a.limitNotice,
       Object.keys(a.blocks).length ? JSON.stringify(a.blocks) : null,
       json(a.allowance),
+      json(a.autoRecharge),
       a.spendDayKey,
       a.spendDay,
       a.spendMonthKey,
@@ -258,8 +262,7 @@ export class LedgerStore {
       limitNotice: a.limitNotice,
       blocks: a.blocks,
       allowance: a.allowance,
-      // Issue 10 (wip): stored on the account row like the allowance, once the object uses it.
-      autoRecharge: null,
+      autoRecharge: a.autoRecharge,
     };
   }
 
@@ -349,6 +352,7 @@ export class LedgerStore {
       // The same object unless a rule changed the blocks: the object tells a change by identity.
       blocks: s.blocks as Record<string, Block>,
       allowance: s.allowance,
+      autoRecharge: s.autoRecharge,
       spendDayKey: s.spend.dayKey,
       spendDay: s.spend.day,
       spendMonthKey: s.spend.monthKey,

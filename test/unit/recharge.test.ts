@@ -2,14 +2,16 @@
 import { describe, expect, it } from "vitest";
 import { Draft } from "../../durable-objects/ledger/draft";
 import * as recharge from "../../durable-objects/ledger/recharge";
+import * as payments from "../../durable-objects/ledger/purchases";
 import * as rules from "../../durable-objects/ledger/rules";
 import type { LedgerState } from "../../durable-objects/ledger/types";
 import { charge, DAY, HOUR, ledger, lot, ok, T0 } from "./fixtures";
 
+const CARD = { customer: "cus_1", paymentMethod: "pm_1" };
 const PLAN: recharge.RechargePlan = { threshold: 100, packageId: "starter", credits: 1000, amount: 500, currency: "usd", monthlyLimit: 1200 };
 
 function withRecharge(balance: number, plan = PLAN, now = T0): LedgerState {
-  return { ...ledger({ lots: [lot({ id: "a", amount: balance })] }, now), autoRecharge: recharge.configureRecharge(null, true, plan, now, null) };
+  return { ...ledger({ lots: [lot({ id: "a", amount: balance })] }, now), autoRecharge: recharge.configureRecharge(null, true, plan, now, null, CARD) };
 }
 
 /** A debit, then the recharge check as the object will run it in the same transaction. */
@@ -55,7 +57,7 @@ describe("the recharge trigger", () => {
 describe("the outcome", () => {
   it("a success credits the package once as an auto_recharge lot, counts the money, and goes back to idle", () => {
     const state = recharge.rechargeSent(debitAndCheck(withRecharge(150), 60, T0), 1, 1);
-    const step = recharge.rechargeSucceeded(state, { attempt: 1, lotId: "lot_ar1", credits: 1000, amount: 500, expiresAt: null, paymentIntent: "pi_1" }, T0 + HOUR);
+    const step = payments.rechargeSucceeded(state, { attempt: 1, lotId: "lot_ar1", credits: 1000, amount: 500, expiresAt: null, paymentIntent: "pi_1" }, T0 + HOUR);
     expect(ok(step).balance).toBe(1090);
     expect(step.entries.map((e) => [e.kind, e.amount, e.lotId])).toEqual([["grant", 1000, "lot_ar1"]]);
     expect(step.lots).toEqual([expect.objectContaining({ id: "lot_ar1", source: "auto_recharge", reference: "pi_1" })]);
@@ -65,13 +67,13 @@ describe("the outcome", () => {
 
   it("a declined charge is tried again after 6 h and 24 h, then disabled with the reason", () => {
     let state = recharge.rechargeSent(debitAndCheck(withRecharge(150), 60, T0), 1, 1);
-    const first = recharge.rechargeFailed(state, { attempt: 1, tries: 1, code: "insufficient_funds", needsAction: false }, T0 + 1);
+    const first = payments.rechargeFailed(state, { attempt: 1, tries: 1, code: "insufficient_funds", needsAction: false }, T0 + 1);
     expect(ok(first)).toEqual({ disabled: false, retryAt: T0 + 1 + 6 * HOUR });
     state = recharge.rechargeSent(first.state, 1, 2);
-    const second = recharge.rechargeFailed(state, { attempt: 1, tries: 2, code: "insufficient_funds", needsAction: false }, T0 + 2);
+    const second = payments.rechargeFailed(state, { attempt: 1, tries: 2, code: "insufficient_funds", needsAction: false }, T0 + 2);
     expect(ok(second).retryAt).toBe(T0 + 2 + 24 * HOUR);
     state = recharge.rechargeSent(second.state, 1, 3);
-    const third = recharge.rechargeFailed(state, { attempt: 1, tries: 3, code: "insufficient_funds", needsAction: false }, T0 + 3);
+    const third = payments.rechargeFailed(state, { attempt: 1, tries: 3, code: "insufficient_funds", needsAction: false }, T0 + 3);
     expect(ok(third)).toEqual({ disabled: true, retryAt: null });
     expect(third.state.autoRecharge).toMatchObject({ status: "disabled", disabledReason: "declined: insufficient_funds", inFlight: null });
     expect(third.events.map((e) => e.type)).toEqual(["auto_recharge.failed", "auto_recharge.disabled"]);
@@ -83,18 +85,18 @@ describe("the outcome", () => {
 
   it("a card that needs its holder disables at once; a stale failure changes nothing", () => {
     const state = recharge.rechargeSent(debitAndCheck(withRecharge(150), 60, T0), 1, 1);
-    expect(recharge.rechargeFailed(state, { attempt: 1, tries: 2, code: "card_declined", needsAction: false }, T0).state).toBe(state);
-    const step = recharge.rechargeFailed(state, { attempt: 1, tries: 1, code: "authentication_required", needsAction: true }, T0 + 1);
+    expect(payments.rechargeFailed(state, { attempt: 1, tries: 2, code: "card_declined", needsAction: false }, T0).state).toBe(state);
+    const step = payments.rechargeFailed(state, { attempt: 1, tries: 1, code: "authentication_required", needsAction: true }, T0 + 1);
     expect(step.state.autoRecharge).toMatchObject({ status: "disabled", disabledReason: "authentication_required" });
   });
 
   it("a late success of an earlier attempt still credits, without ending the attempt now in flight", () => {
     let state = recharge.rechargeSent(debitAndCheck(withRecharge(150), 60, T0), 1, 1);
-    state = ok2(recharge.rechargeSucceeded(state, { attempt: 1, lotId: "l1", credits: 50, amount: 500, expiresAt: null, paymentIntent: "pi_1" }, T0 + 1));
+    state = ok2(payments.rechargeSucceeded(state, { attempt: 1, lotId: "l1", credits: 50, amount: 500, expiresAt: null, paymentIntent: "pi_1" }, T0 + 1));
     // Still below the threshold: the next debit starts attempt 2.
     state = debitAndCheck(state, 50, T0 + 2);
     expect(state.autoRecharge).toMatchObject({ inFlight: { number: 2 } });
-    const late = recharge.rechargeSucceeded(state, { attempt: 1, lotId: "l1b", credits: 50, amount: 500, expiresAt: null, paymentIntent: "pi_1b" }, T0 + 3);
+    const late = payments.rechargeSucceeded(state, { attempt: 1, lotId: "l1b", credits: 50, amount: 500, expiresAt: null, paymentIntent: "pi_1b" }, T0 + 3);
     expect(late.lots.map((l) => l.id)).toEqual(["l1b"]);
     expect(late.state.autoRecharge).toMatchObject({ inFlight: { number: 2 }, status: "in_flight", chargedThisMonth: 1000 });
   });
@@ -104,3 +106,13 @@ function ok2(step: { state: LedgerState; outcome: { ok: boolean } }): LedgerStat
   expect(step.outcome.ok).toBe(true);
   return step.state;
 }
+
+describe("without a saved card", () => {
+  it("charges nothing, and starts once a card is saved (or at once if already below the threshold)", () => {
+    const noCard = { ...ledger({ lots: [lot({ id: "a", amount: 150 })] }), autoRecharge: recharge.configureRecharge(null, true, PLAN, T0, null) };
+    expect(debitAndCheck(noCard, 60, T0).autoRecharge).toMatchObject({ status: "idle", inFlight: null });
+    const below = debitAndCheck(noCard, 60, T0);
+    const saved = rules.setAutoRecharge(below, { enabled: true, plan: PLAN, card: CARD }, T0 + 1);
+    expect(saved.state.autoRecharge).toMatchObject({ status: "in_flight", inFlight: { number: 1 } });
+  });
+});

@@ -1,0 +1,51 @@
+import { z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { packages } from "../db/schema";
+import { requireScope } from "../http/auth";
+import { ApiError } from "../http/errors";
+import { serve } from "../http/route";
+import { newRouter } from "../http/router";
+import { send } from "../http/send";
+import { Account } from "./accounts";
+import { ledgerOf } from "./ledger";
+import { AccountIdParam, errors, jsonBody, jsonResponse, NonNegativeCredits, PositiveCredits } from "./schemas";
+
+const AutoRechargeBody = z
+  .object({
+    enabled: z.boolean(),
+    threshold: NonNegativeCredits.openapi({ description: "When `available` falls below this, buy the package" }),
+    package_id: z.string().min(1).max(64),
+    monthly_limit: PositiveCredits.nullable()
+      .optional()
+      .openapi({ description: "Money charged per calendar month at most, in the package's currency's smallest unit; null or absent: no limit" }),
+  })
+  .strict()
+  .openapi("AutoRechargeInput");
+
+export const autoRecharge = newRouter();
+
+serve(autoRecharge, {
+  method: "put",
+  path: "/v1/accounts/{id}/auto-recharge",
+  summary: "Buy a package with the saved card whenever available credits fall below a threshold, capped per month",
+  middleware: [requireScope("write")] as const,
+  request: { params: AccountIdParam, body: jsonBody(AutoRechargeBody) },
+  responses: { 200: jsonResponse(Account, "The account, with `auto_recharge`"), ...errors(400, 401, 403, 404) },
+}, async (c, { params, body }) => {
+  const pkg = await drizzle(c.env.DB).select().from(packages).where(eq(packages.id, body.package_id)).get();
+  if (!pkg) throw new ApiError(400, "invalid_request", `No package '${body.package_id}'.`, { field: "package_id" });
+  if (!pkg.active) throw new ApiError(400, "invalid_request", `Package '${body.package_id}' is no longer on sale.`, { field: "package_id" });
+  const plan = {
+    threshold: body.threshold,
+    packageId: pkg.id,
+    credits: pkg.credits,
+    amount: pkg.priceAmount,
+    currency: pkg.currency,
+    monthlyLimit: body.monthly_limit ?? null,
+  };
+  // The saved card stays as it is: the Stripe webhook records it from a checkout with
+  // save_payment_method (issue 10, still to build); until then the account answers
+  // has_payment_method: false, held_back: "no_payment_method".
+  return send(await ledgerOf(c.env, params.id).setAutoRecharge({ enabled: body.enabled, plan }));
+});
