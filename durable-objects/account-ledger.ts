@@ -14,7 +14,7 @@ import { AmountError } from "./ledger/money";
 import { parseOverrunPercent } from "./ledger/overrun";
 import * as payments from "./ledger/purchases";
 import * as rules from "./ledger/rules";
-import type { RechargePlan, SavedCard } from "./ledger/recharge";
+import { rechargeDue, rechargeKey, rechargeSent, type RechargePlan, type SavedCard } from "./ledger/recharge";
 import type { AllowancePlan, LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
 import { historyMessage, sendHistory } from "./store/outbox";
@@ -43,6 +43,8 @@ const SWEEP_SLICE = 5000;
 const SWEEP_SLICE_PAUSE_MS = 1000;
 const SWEEP_EVERY_MS = 24 * 3600 * 1000;
 const MAX_RETRY_MS = 60_000;
+/** When Stripe could not be reached, the auto-recharge try is sent again this much later. */
+const RECHARGE_RETRY_MS = 30_000;
 
 export interface Idempotency {
   key: string;
@@ -512,6 +514,7 @@ export class AccountLedger extends DurableObject<Env> {
     const now = this.clock();
     let retryAt: number | null = null;
     let shipped: Shipped | null = null;
+    let rechargeRetryAt: number | null = null;
     try {
       if (!this.store.account()) return;
       await this.mutate(null, undefined, (state, t) => rules.settle(state, t), () => ({ status: 200, body: {} }));
@@ -520,13 +523,73 @@ export class AccountLedger extends DurableObject<Env> {
       this.sweepReplies(now);
       shipped = await this.ship();
       this.shipFailures = 0;
+      rechargeRetryAt = await this.chargeRecharge(now);
     } catch (err) {
       // The Queue refused or timed out: the outbox keeps every entry; try again with a growing pause.
       this.shipFailures++;
       retryAt = now + Math.min(MAX_RETRY_MS, 1000 * 2 ** Math.min(this.shipFailures - 1, 6));
       console.error(`ledger ${this.ctx.id.name ?? this.ctx.id}: shipping history failed (attempt ${this.shipFailures})`, err);
     } finally {
-      await this.rearm(now, retryAt, shipped);
+      await this.rearm(now, retryAt, shipped, rechargeRetryAt);
+    }
+  }
+
+  /**
+   * Sends the auto-recharge try that is due to Stripe: an off-session PaymentIntent under the try's
+   * own idempotency key, so a crash after Stripe accepted it and before this object recorded it sends
+   * the same request again and Stripe answers with the same PaymentIntent, never a second charge.
+   * Credits come only from the payment_intent.succeeded webhook. Returns when to try again if Stripe
+   * could not be reached (null: nothing pending from here).
+   */
+  private async chargeRecharge(now: number): Promise<number | null> {
+    const a = this.store.account();
+    const ar = a ? this.store.loadState(a).autoRecharge : null;
+    const due = rechargeDue(ar, now);
+    if (!a || !ar || !due || !ar.card) return null;
+    const { stripeClient } = await import("../workers/stripe/client");
+    const stripe = stripeClient(this.env);
+    if (!stripe) {
+      console.error(`ledger ${a.id}: auto-recharge is due but STRIPE_SECRET_KEY is not set`);
+      return now + RECHARGE_RETRY_MS;
+    }
+    try {
+      await stripe.paymentIntents.create(
+        {
+          amount: ar.plan.amount,
+          currency: ar.plan.currency,
+          customer: ar.card.customer,
+          payment_method: ar.card.paymentMethod,
+          off_session: true,
+          confirm: true,
+          metadata: {
+            kind: "auto_recharge",
+            account_id: a.id,
+            package_id: ar.plan.packageId,
+            credits: String(ar.plan.credits),
+            attempt: String(due.number),
+            try: String(due.tries),
+          },
+        },
+        { idempotencyKey: rechargeKey(a.id, due) },
+      );
+      await this.mutate(null, undefined, (state, t) => new Draft(rechargeSent(state, due.number, due.tries), t).done(null), () => ({ status: 200, body: {} }));
+      return null;
+    } catch (err) {
+      const card = err as { type?: string; code?: string };
+      if (card.type === "StripeIdempotencyError") {
+        // Stripe already has this try under its key, sent with other terms (the plan changed after a
+        // crash): that request stands, and its outcome arrives by webhook. Never a second charge.
+        await this.mutate(null, undefined, (state, t) => new Draft(rechargeSent(state, due.number, due.tries), t).done(null), () => ({ status: 200, body: {} }));
+        return null;
+      }
+      if (card.type !== "StripeCardError") {
+        console.error(`ledger ${a.id}: auto-recharge try ${due.number}.${due.tries} not sent`, err);
+        return now + RECHARGE_RETRY_MS;
+      }
+      // Declined: recorded now, and again (a no-op) when payment_intent.payment_failed arrives.
+      const failure = { attempt: due.number, tries: due.tries, code: card.code ?? "card_declined", needsAction: card.code === "authentication_required" };
+      await this.mutate(null, undefined, (state, t) => payments.rechargeFailed(state, failure, t), () => ({ status: 200, body: {} }));
+      return null;
     }
   }
 
@@ -604,7 +667,7 @@ export class AccountLedger extends DurableObject<Env> {
    * Moves the cursors past what was shipped and sets the next alarm from what is then pending,
    * whatever happened in this run, in one transaction.
    */
-  private async rearm(now: number, retryAt: number | null, shipped: Shipped | null): Promise<void> {
+  private async rearm(now: number, retryAt: number | null, shipped: Shipped | null, rechargeRetryAt: number | null = null): Promise<void> {
     const at = this.transaction(() => {
       const fresh = this.store.account();
       if (!fresh) return null;
@@ -630,6 +693,11 @@ export class AccountLedger extends DurableObject<Env> {
       }
       const expiring = this.store.nextDue();
       if (expiring !== null) due.push(expiring);
+      // An auto-recharge try waiting for its time (a retry after a decline), or for Stripe to answer.
+      // (A try due now was just handled by chargeRecharge, or by a request's own alarm after this run.)
+      const waiting = this.store.loadState(a).autoRecharge?.inFlight?.nextTryAt ?? null;
+      const nextTry = rechargeRetryAt ?? (waiting !== null && waiting > now ? waiting : null);
+      if (nextTry !== null) due.push(nextTry);
       if (this.store.hasReplies()) {
         const sweep = this.replySweep();
         due.push(sweep.cursor !== "" ? now + SWEEP_SLICE_PAUSE_MS : sweep.sweptAt + SWEEP_EVERY_MS);

@@ -6,6 +6,9 @@
 //     idempotency_error; same key while the first request is still running: 409, which the stripe
 //     package retries). A session whose metadata[package_id] starts with "stripe-error" is refused
 //     with a 400 invalid_request_error, so tests can see how a Stripe error is answered.
+//   POST /v1/payment_intents: an off-session charge, confirmed at once: `succeeded`, except with the
+//     test cards pm_card_chargeDeclined (402 card_error card_declined) and
+//     pm_card_authenticationRequired (402 card_error authentication_required), as Stripe's test cards.
 //   GET /__calls: every API call received so far, [{method, path, idempotency_key, params, outcome}],
 //     params flat as sent (`metadata[account_id]`, `line_items[0][price_data][currency]`, …), outcome
 //     one of created, replayed, in_progress (409), idempotency_error (400), error.
@@ -63,6 +66,30 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
         livemode: false,
       };
     },
+  };
+
+  create["/v1/payment_intents"] = (p) => {
+    const pi = {
+      id: nextId("pi"),
+      object: "payment_intent",
+      amount: Number(p.amount),
+      currency: p.currency,
+      customer: p.customer ?? null,
+      payment_method: p.payment_method ?? null,
+      status: "succeeded",
+      metadata: nested(p, "metadata"),
+      created: Math.floor(Date.now() / 1000),
+      last_payment_error: null,
+      livemode: false,
+    };
+    const declines = {
+      pm_card_chargeDeclined: ["card_declined", "Your card was declined.", "requires_payment_method"],
+      pm_card_authenticationRequired: ["authentication_required", "Your card requires authentication.", "requires_action"],
+    };
+    const decline = declines[pi.payment_method];
+    if (!decline) return pi;
+    const [code, message, status] = decline;
+    return { error: [402, "card_error", message, { code, payment_intent: { ...pi, status, last_payment_error: { code, message } } }] };
   };
 
   const server = http.createServer(async (req, res) => {

@@ -1,5 +1,5 @@
 // Auto-recharge (issue 10, work in progress): the setting and the trigger inside the debit's transaction.
-import { runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { account, api, ledger, openAccount } from "./helpers";
 
@@ -58,5 +58,79 @@ describe("the trigger", () => {
       JSON.parse(state.storage.sql.exec("SELECT auto_recharge FROM account").one().auto_recharge as string),
     );
     expect(stored).toMatchObject({ attempts: 1, inFlight: { number: 1, tries: 1 } });
+  });
+});
+
+interface StripeCall {
+  path: string;
+  idempotency_key: string | null;
+  params: Record<string, string>;
+  outcome: string;
+}
+
+async function paymentIntentCalls(accountId: string): Promise<StripeCall[]> {
+  const res = await fetch(`${env.STRIPE_API_BASE}/__calls`);
+  const calls = (await res.json()) as StripeCall[];
+  return calls.filter((c) => c.path === "/v1/payment_intents" && c.params["metadata[account_id]"] === accountId);
+}
+
+const stored = (id: string) =>
+  runInDurableObject(ledger(id), (_i, state) => JSON.parse(state.storage.sql.exec("SELECT auto_recharge FROM account").one().auto_recharge as string));
+
+async function belowThreshold(id: string, paymentMethod: string) {
+  await withPackage();
+  await openAccount(id, 1000);
+  const plan = { threshold: 500, packageId: "ar-starter", credits: 1000, amount: 500, currency: "usd", monthlyLimit: null };
+  await ledger(id).setAutoRecharge({ enabled: true, plan, card: { customer: "cus_test", paymentMethod } });
+  expect((await api("POST", `/v1/accounts/${id}/debits`, { body: { amount: 600 } })).status).toBe(201);
+}
+
+describe("the charge (the object's alarm → Stripe)", () => {
+  it("sends one off-session PaymentIntent under the try's key, and does not send it again", async () => {
+    await belowThreshold("ar-charge", "pm_card_visa");
+    await runDurableObjectAlarm(ledger("ar-charge"));
+    await runDurableObjectAlarm(ledger("ar-charge"));
+    const calls = await paymentIntentCalls("ar-charge");
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({
+      idempotency_key: "auto_recharge:ar-charge:1:1",
+      outcome: "created",
+      params: expect.objectContaining({ amount: "500", currency: "usd", off_session: "true", confirm: "true", "metadata[kind]": "auto_recharge", "metadata[credits]": "1000" }),
+    });
+    expect(await stored("ar-charge")).toMatchObject({ status: "in_flight", inFlight: { number: 1, tries: 1, nextTryAt: null } });
+  });
+
+  it("after a crash between Stripe accepting and the object recording, the retry reuses the key: one charge", async () => {
+    await belowThreshold("ar-crash", "pm_card_visa");
+    // The alarm's second transaction (the one recording that Stripe has the try) fails once.
+    await runInDurableObject(ledger("ar-crash"), (instance: Record<string, unknown>) => {
+      const mutate = (instance.mutate as (...args: unknown[]) => Promise<unknown>).bind(instance);
+      let calls = 0;
+      instance.mutate = (...args: unknown[]) => (++calls === 2 ? Promise.reject(new Error("test: crashed after Stripe accepted")) : mutate(...args));
+    });
+    await runDurableObjectAlarm(ledger("ar-crash"));
+    expect(await stored("ar-crash")).toMatchObject({ inFlight: { tries: 1, nextTryAt: expect.any(Number) } });
+    await runDurableObjectAlarm(ledger("ar-crash"));
+    const calls = await paymentIntentCalls("ar-crash");
+    expect(calls.map((c) => [c.idempotency_key, c.outcome])).toEqual([
+      ["auto_recharge:ar-crash:1:1", "created"],
+      ["auto_recharge:ar-crash:1:1", "replayed"],
+    ]);
+    expect(await stored("ar-crash")).toMatchObject({ inFlight: { tries: 1, nextTryAt: null } });
+  });
+
+  it("a declined card is tried again 6 hours later, under the next try's key", async () => {
+    await belowThreshold("ar-declined", "pm_card_chargeDeclined");
+    await runDurableObjectAlarm(ledger("ar-declined"));
+    const after = await stored("ar-declined");
+    expect(after).toMatchObject({ status: "in_flight", inFlight: { number: 1, tries: 2 } });
+    expect(after.inFlight.nextTryAt).toBeGreaterThan(Date.now() + 5 * 3600_000);
+    expect((await paymentIntentCalls("ar-declined")).map((c) => c.idempotency_key)).toEqual(["auto_recharge:ar-declined:1:1"]);
+  });
+
+  it("a card that needs its holder disables auto-recharge with the reason", async () => {
+    await belowThreshold("ar-3ds", "pm_card_authenticationRequired");
+    await runDurableObjectAlarm(ledger("ar-3ds"));
+    expect((await account("ar-3ds")).auto_recharge).toMatchObject({ status: "disabled", disabled_reason: "authentication_required" });
   });
 });
