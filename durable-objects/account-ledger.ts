@@ -377,6 +377,28 @@ export class AccountLedger extends DurableObject<Env> {
     );
   }
 
+  /**
+   * An auto-recharge charge succeeded (the webhook, keyed by its PaymentIntent): its credits, once.
+   * Charged ⇒ credited: this holds even if the attempt is no longer the one in flight.
+   */
+  async creditRecharge(idem: Idempotency, input: Omit<payments.RechargeSuccess, "lotId" | "expiresAt">): Promise<WireReply> {
+    const lotId = randomId("lot");
+    return this.mutate(
+      idem,
+      undefined,
+      (state, now) => payments.rechargeSucceeded(state, { ...input, lotId, expiresAt: payments.purchaseExpiry(now, this.purchaseExpiryDays) }, now),
+      (r, a, _s, _n, seqs) => ({
+        status: 201,
+        body: { lot_id: lotId, entry_id: entryId(a.id, seqs.at(-1) as number), credits: input.credits, debt_paid: r.debtPaid, balance: r.balance, available: r.available },
+      }),
+    );
+  }
+
+  /** An auto-recharge try failed (the alarm's own answer from Stripe, or the webhook): retried or disabled. */
+  async failRecharge(input: payments.RechargeFailure): Promise<WireReply> {
+    return this.mutate(null, undefined, (state, now) => payments.rechargeFailed(state, input, now), (r) => ({ status: 200, body: { disabled: r.disabled, retry_at: iso(r.retryAt) } }));
+  }
+
   /** A dispute closes: won restores what it clawed back; either way its block is lifted. */
   async closeDispute(idem: Idempotency, input: { key: string; won: boolean; reference: string | null; event: Record<string, unknown> }): Promise<WireReply> {
     const lotId = randomId("lot");

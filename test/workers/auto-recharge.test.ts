@@ -2,6 +2,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { account, api, ledger, openAccount } from "./helpers";
+import { deliver, event } from "./stripe-events";
 
 async function withPackage(): Promise<void> {
   const res = await api("PUT", "/v1/packages/ar-starter", { body: { credits: 1000, price: { amount: 500, currency: "usd" } } });
@@ -132,5 +133,49 @@ describe("the charge (the object's alarm → Stripe)", () => {
     await belowThreshold("ar-3ds", "pm_card_authenticationRequired");
     await runDurableObjectAlarm(ledger("ar-3ds"));
     expect((await account("ar-3ds")).auto_recharge).toMatchObject({ status: "disabled", disabled_reason: "authentication_required" });
+  });
+});
+
+const paymentIntent = (id: string, accountId: string, status: string, over: Record<string, unknown> = {}) => ({
+  id,
+  object: "payment_intent",
+  amount: 500,
+  amount_received: status === "succeeded" ? 500 : 0,
+  currency: "usd",
+  customer: "cus_test",
+  status,
+  last_payment_error: null,
+  metadata: { kind: "auto_recharge", account_id: accountId, package_id: "ar-starter", credits: "1000", attempt: "1", try: "1" },
+  ...over,
+});
+
+describe("the outcome (the webhook)", () => {
+  it("payment_intent.succeeded credits the package once however often it is delivered, and the account goes back to idle", async () => {
+    await belowThreshold("ar-paid", "pm_card_visa");
+    await runDurableObjectAlarm(ledger("ar-paid"));
+    const pi = paymentIntent("pi_ar_paid", "ar-paid", "succeeded");
+    const answers = await Promise.all([deliver(event("payment_intent.succeeded", pi)), deliver(event("payment_intent.succeeded", pi))]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    await deliver(event("payment_intent.succeeded", pi));
+    const body = await account("ar-paid");
+    expect(body.balance).toBe(400 + 1000);
+    expect(body.lots.filter((l: { source: string }) => l.source === "auto_recharge")).toHaveLength(1);
+    expect(body.auto_recharge).toMatchObject({ status: "idle", charged_this_month: 500 });
+    const purchase = await env.DB.prepare("SELECT status, credits, amount, lot_id FROM purchases WHERE id = 'pi_ar_paid'").first();
+    expect(purchase).toMatchObject({ status: "paid", credits: 1000, amount: 500 });
+  });
+
+  it("payment_intent.payment_failed after the alarm's own decline changes nothing more; authentication_required disables", async () => {
+    await belowThreshold("ar-webhook-fail", "pm_card_visa");
+    await runDurableObjectAlarm(ledger("ar-webhook-fail"));
+    const failed = paymentIntent("pi_ar_fail", "ar-webhook-fail", "requires_payment_method", { last_payment_error: { code: "card_declined" } });
+    expect((await deliver(event("payment_intent.payment_failed", failed))).status).toBe(200);
+    expect(await stored("ar-webhook-fail")).toMatchObject({ status: "in_flight", inFlight: { tries: 2 } });
+    // The same failure again: the try it names is no longer the current one.
+    await deliver(event("payment_intent.payment_failed", failed));
+    expect(await stored("ar-webhook-fail")).toMatchObject({ inFlight: { tries: 2 } });
+    const auth = paymentIntent("pi_ar_auth", "ar-webhook-fail", "requires_action", { last_payment_error: { code: "authentication_required" }, metadata: { ...failed.metadata, try: "2" } });
+    await deliver(event("payment_intent.payment_failed", auth));
+    expect((await account("ar-webhook-fail")).auto_recharge).toMatchObject({ status: "disabled", disabled_reason: "authentication_required" });
   });
 });

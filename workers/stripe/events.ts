@@ -54,6 +54,10 @@ export async function applyEvent(env: Env, event: Stripe.Event, now: number): Pr
       return disputeOpened(env, event.data.object, now);
     case "charge.dispute.closed":
       return disputeClosed(env, event.data.object, now);
+    case "payment_intent.succeeded":
+      return rechargeSucceeded(env, event.data.object, now);
+    case "payment_intent.payment_failed":
+      return rechargeFailed(env, event.data.object);
     default:
       return "ignored";
   }
@@ -269,4 +273,56 @@ async function recountClawedBack(env: Env, purchaseId: string, now: number): Pro
   if (!row) return;
   const total = clawbackTarget(row.credits, row.amount, row.amount_refunded) + row.disputed;
   await env.DB.prepare("UPDATE purchases SET credits_clawed_back = ?2, updated_at = ?3 WHERE id = ?1").bind(purchaseId, total, now).run();
+}
+
+// ---- auto-recharge (issue 10, work in progress) ---------------------------------------------------------
+
+/** What an auto-recharge PaymentIntent's metadata says (the object set it); null when it is not one. */
+function rechargeOf(pi: Stripe.PaymentIntent) {
+  const m = pi.metadata ?? {};
+  const credits = Number(m.credits);
+  const attempt = Number(m.attempt);
+  const tries = Number(m.try);
+  if (m.kind !== "auto_recharge" || !m.account_id || !m.package_id) return null;
+  if (![credits, attempt, tries].every((n) => Number.isSafeInteger(n) && n >= 1)) return null;
+  return { accountId: m.account_id, packageId: m.package_id, credits, attempt, tries };
+}
+
+async function rechargeSucceeded(env: Env, pi: Stripe.PaymentIntent, now: number): Promise<Outcome> {
+  const recharge = rechargeOf(pi);
+  if (!recharge) return "ignored: not an auto-recharge";
+  const amount = pi.amount_received || pi.amount;
+  const reply = await ledgerOf(env, recharge.accountId).creditRecharge(key(`stripe:auto_recharge:${pi.id}`), {
+    attempt: recharge.attempt,
+    credits: recharge.credits,
+    amount,
+    paymentIntent: pi.id,
+  });
+  if (reply.status === 404) return "unapplied: account_not_found";
+  const credited = expectApplied(reply, `crediting auto-recharge ${pi.id}`);
+  // A purchase like any other, so that a refund or a dispute of this charge claws back its credits.
+  await env.DB.prepare(
+    `INSERT INTO purchases (id, account_id, package_id, credits, amount, currency, status, payment_intent, customer, lot_id, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'paid', ?1, ?7, ?8, ?9, ?9)
+     ON CONFLICT (id) DO UPDATE SET lot_id = coalesce(purchases.lot_id, excluded.lot_id), updated_at = excluded.updated_at`,
+  )
+    .bind(pi.id, recharge.accountId, recharge.packageId, recharge.credits, amount, pi.currency, idOf(pi.customer), credited.lot_id as string, now)
+    .run();
+  await applyLateClaims(env, pi.id, now);
+  return "credited: auto_recharge";
+}
+
+async function rechargeFailed(env: Env, pi: Stripe.PaymentIntent): Promise<Outcome> {
+  const recharge = rechargeOf(pi);
+  if (!recharge) return "ignored: not an auto-recharge";
+  const code = pi.last_payment_error?.code ?? "card_declined";
+  const reply = await ledgerOf(env, recharge.accountId).failRecharge({
+    attempt: recharge.attempt,
+    tries: recharge.tries,
+    code,
+    needsAction: code === "authentication_required" || pi.status === "requires_action",
+  });
+  if (reply.status === 404) return "unapplied: account_not_found";
+  expectApplied(reply, `recording the failure of ${pi.id}`);
+  return "recorded: auto_recharge_failed";
 }
