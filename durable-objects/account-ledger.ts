@@ -213,6 +213,14 @@ export class AccountLedger extends DurableObject<Env> {
     }));
   }
 
+  /**
+   * A checkout saved a card (rules.saveCard). Repeating it changes nothing, so it needs no
+   * idempotency key; `saved: false` when auto-recharge is not set or a later card is already known.
+   */
+  async saveCard(card: SavedCard): Promise<WireReply> {
+    return this.mutate(null, undefined, (state, now) => rules.saveCard(state, card, now), (r) => ({ status: 200, body: { saved: r.saved } }));
+  }
+
   /** Changes settings, then settles, so a new threshold or limit takes effect (and reports) at once. */
   private async configure(change: (a: AccountRecord) => AccountRecord): Promise<WireReply> {
     const now = this.clock();

@@ -35,6 +35,8 @@ export interface Env {
   RECONCILE_CRON?: string;
   RECONCILE_SAMPLE?: string;
   RECONCILE_MAX_ACCOUNTS?: string;
+  PAYMENT_RECOVERY_GRACE_SECONDS?: string;
+  PAYMENT_RECOVERY_MAX_OBJECTS?: string;
   /** `development` on a laptop (`npm run dev` sets it in .dev.vars); unset in deployments. */
   ENVIRONMENT?: string;
 }

@@ -9,6 +9,7 @@ import { rollAllowance } from "./allowance";
 import { afterBalanceChange } from "./credit";
 import type { Draft } from "./draft";
 import { burnOrder, isLive } from "./lots";
+import { rechargeResumesAt } from "./recharge";
 import type { LedgerState, Lot } from "./types";
 
 /** Lots are announced (`credits.expiring`) once, this long before they expire. */
@@ -115,6 +116,8 @@ export function dueWork(state: LedgerState): DueWork {
   }
   for (const hold of state.holds) if (hold.status === "active") nextHoldExpiryAt = min(nextHoldExpiryAt, hold.expiresAt);
   const nextAllowanceAt = state.allowance?.periodEnd ?? null;
-  const dueAt = [nextExpiryAt, nextNoticeAt, nextHoldExpiryAt, nextAllowanceAt].reduce(min, null);
+  // An auto-recharge held back by its monthly limit goes at the next month's start, spending or not.
+  const rechargeAt = rechargeResumesAt(state.autoRecharge);
+  const dueAt = [nextExpiryAt, nextNoticeAt, nextHoldExpiryAt, nextAllowanceAt, rechargeAt].reduce(min, null);
   return { dueAt, nextExpiryAt, nextNoticeAt, nextHoldExpiryAt, nextAllowanceAt };
 }

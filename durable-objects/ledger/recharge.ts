@@ -5,6 +5,7 @@
 // cron's charged ⇒ credited pass). At most one attempt is in flight; money charged is capped per
 // calendar month of the account.
 
+import { nextBoundary } from "./calendar";
 import type { Draft } from "./draft";
 import { periodKeys } from "./limits";
 import type { LedgerState } from "./types";
@@ -38,6 +39,15 @@ export interface Attempt {
 export interface SavedCard {
   customer: string;
   paymentMethod: string;
+  /** When Stripe created the payment that saved it (ms): the latest save wins, whatever order events come in. */
+  savedAt: number;
+}
+
+/** The card to keep of two: the one saved last (a card known before `savedAt` existed counts as oldest). */
+export function newerCard(kept: SavedCard | null, offered: SavedCard | null | undefined): SavedCard | null {
+  if (offered === undefined) return kept;
+  if (offered === null || kept === null) return offered;
+  return (offered.savedAt ?? 0) >= (kept.savedAt ?? 0) ? offered : kept;
 }
 
 export interface AutoRecharge {
@@ -54,6 +64,8 @@ export interface AutoRecharge {
   lastAttemptAt: number | null;
   /** Why the last crossing charged nothing although auto-recharge is on ("monthly_limit_reached"). */
   heldBack: string | null;
+  /** When a charge held back by the monthly limit may go (the next month's start): the alarm wakes then. */
+  heldBackUntil?: number | null;
 }
 
 /** The Stripe idempotency key of a try: the same try never makes a second PaymentIntent. */
@@ -61,7 +73,9 @@ export const rechargeKey = (accountId: string, attempt: Attempt) => `auto_rechar
 
 export function thisMonth(ar: AutoRecharge, now: number, timeZone: string | null): AutoRecharge {
   const { monthKey } = periodKeys(now, timeZone);
-  return monthKey === ar.monthKey ? ar : { ...ar, monthKey, chargedThisMonth: 0, heldBack: ar.heldBack === "monthly_limit_reached" ? null : ar.heldBack };
+  if (monthKey === ar.monthKey) return ar;
+  const heldBack = ar.heldBack === "monthly_limit_reached" ? null : ar.heldBack;
+  return { ...ar, monthKey, chargedThisMonth: 0, heldBack, heldBackUntil: null };
 }
 
 /**
@@ -74,8 +88,9 @@ export function configureRecharge(
   plan: RechargePlan,
   now: number,
   timeZone: string | null,
-  card: SavedCard | null = current?.card ?? null,
+  offeredCard?: SavedCard | null,
 ): AutoRecharge {
+  const card = newerCard(current?.card ?? null, offeredCard);
   const base: AutoRecharge = current ?? {
     enabled,
     plan,
@@ -90,7 +105,7 @@ export function configureRecharge(
     heldBack: null,
   };
   const status = base.inFlight ? "in_flight" : "idle";
-  return { ...thisMonth(base, now, timeZone), enabled, plan, card, status, disabledReason: null, heldBack: null };
+  return { ...thisMonth(base, now, timeZone), enabled, plan, card, status, disabledReason: null, heldBack: null, heldBackUntil: null };
 }
 
 /**
@@ -104,11 +119,22 @@ export function checkRecharge(draft: Draft): void {
   const ar = thisMonth(current, draft.now, draft.state.settings.timeZone);
   const limit = ar.plan.monthlyLimit;
   if (limit !== null && ar.chargedThisMonth + ar.plan.amount > limit) {
-    if (ar.heldBack !== "monthly_limit_reached") draft.state = { ...draft.state, autoRecharge: { ...ar, heldBack: "monthly_limit_reached" } };
+    if (ar.heldBack !== "monthly_limit_reached") {
+      const heldBackUntil = nextBoundary(draft.now, "month", draft.state.settings.timeZone);
+      draft.state = { ...draft.state, autoRecharge: { ...ar, heldBack: "monthly_limit_reached", heldBackUntil } };
+    }
     return;
   }
   const attempt: Attempt = { number: ar.attempts + 1, tries: 1, nextTryAt: draft.now, since: draft.now };
-  draft.state = { ...draft.state, autoRecharge: { ...ar, status: "in_flight", attempts: attempt.number, inFlight: attempt, lastAttemptAt: draft.now, heldBack: null } };
+  draft.state = {
+    ...draft.state,
+    autoRecharge: { ...ar, status: "in_flight", attempts: attempt.number, inFlight: attempt, lastAttemptAt: draft.now, heldBack: null, heldBackUntil: null },
+  };
+}
+
+/** When a charge held back by the monthly limit may go: the object must wake then, even if nobody spends. */
+export function rechargeResumesAt(ar: AutoRecharge | null): number | null {
+  return ar?.enabled && ar.heldBack === "monthly_limit_reached" ? (ar.heldBackUntil ?? null) : null;
 }
 
 /** The try the alarm must send to Stripe now, if any. */

@@ -7,7 +7,7 @@ import { burnAroundHolds, holdsCovered } from "./cover";
 import { applyAllowance } from "./allowance";
 import { addLot, afterBalanceChange, checkLowBalance, type GrantInput } from "./credit";
 import { settleInto } from "./expiry";
-import { configureRecharge, type RechargePlan, type SavedCard } from "./recharge";
+import { checkRecharge, configureRecharge, newerCard, type RechargePlan, type SavedCard } from "./recharge";
 import { burn } from "./lots";
 import { add, negate, sub } from "./money";
 import { DEFAULT_CAPTURE_OVERRUN_MAX_PERCENT, overrunAllowance, splitCapture } from "./overrun";
@@ -121,6 +121,8 @@ export interface Charge {
 export function settle(state: LedgerState, now: number): Step<Totals> {
   const draft = new Draft(state, now);
   settleInto(draft);
+  // Time alone can make a charge due: a new month lifts the limit that held an auto-recharge back.
+  checkRecharge(draft);
   return draft.done(draft.totals());
 }
 
@@ -268,6 +270,23 @@ export function setAutoRecharge(
   };
   afterBalanceChange(draft);
   return draft.done(draft.totals());
+}
+
+/**
+ * A checkout saved a card (the Stripe webhook, or the charged ⇒ credited pass): auto-recharge charges
+ * it from now on, unless a card saved later is already known. With the balance already below the
+ * threshold, the charge it was waiting for becomes due at once. Nothing to do while auto-recharge was
+ * never set: the Worker keeps the card in D1 and hands it over when it is.
+ */
+export function saveCard(state: LedgerState, card: SavedCard, now: number): Step<{ saved: boolean }> {
+  const draft = new Draft(state, now);
+  settleInto(draft);
+  const ar = draft.state.autoRecharge;
+  const kept = ar ? newerCard(ar.card, card) : null;
+  if (!ar || kept !== card) return draft.done({ saved: false });
+  draft.state = { ...draft.state, autoRecharge: { ...ar, card } };
+  afterBalanceChange(draft);
+  return draft.done({ saved: true });
 }
 
 export function releaseHold(state: LedgerState, holdId: string, now: number): Step<Totals & { released: number }> {

@@ -9,6 +9,13 @@
 //   POST /v1/payment_intents: an off-session charge, confirmed at once: `succeeded`, except with the
 //     test cards pm_card_chargeDeclined (402 card_error card_declined) and
 //     pm_card_authenticationRequired (402 card_error authentication_required), as Stripe's test cards.
+//   GET /v1/checkout/sessions, GET /v1/payment_intents: lists, newest first, with created[gte],
+//     created[lte], status (sessions), limit and starting_after, as Stripe pages them.
+//   POST /__pay/{session}: the buyer pays a session (test control): it becomes complete and paid,
+//     with a succeeded PaymentIntent (`setup_future_usage` as the session asked, payment_method
+//     pm_card_visa or the JSON body's `payment_method`). No webhook is sent: tests deliver their own.
+//   POST /__cards/{payment_method}: the JSON body's `outcomes` (decline codes, or "succeeded") are what
+//     the next PaymentIntents charged to that card get, in order; then it succeeds.
 //   GET /__calls: every API call received so far, [{method, path, idempotency_key, params, outcome}],
 //     params flat as sent (`metadata[account_id]`, `line_items[0][price_data][currency]`, …), outcome
 //     one of created, replayed, in_progress (409), idempotency_error (400), error.
@@ -31,6 +38,16 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
   let counter = 0;
   const nextId = (prefix) => `${prefix}_test_${Date.now().toString(36)}${(++counter).toString(36).padStart(6, "0")}`;
   let base = "";
+  /** Every session and PaymentIntent made, oldest first, for the list endpoints. */
+  const sessions = [];
+  const intents = [];
+  /** payment_method → outcomes still scripted for it. */
+  const scripted = new Map();
+  const declineMessages = {
+    card_declined: ["Your card was declined.", "requires_payment_method"],
+    insufficient_funds: ["Your card has insufficient funds.", "requires_payment_method"],
+    authentication_required: ["Your card requires authentication.", "requires_action"],
+  };
 
   const create = {
     "/v1/customers": (p) => ({
@@ -47,7 +64,7 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
         return { error: [400, "invalid_request_error", "Fake Stripe refused this session (package id starts with 'stripe-error').", { param: "line_items" }] };
       }
       const id = nextId("cs");
-      return {
+      const made = {
         id,
         object: "checkout.session",
         url: `${base}/pay/${id}`,
@@ -63,8 +80,13 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
         success_url: p.success_url ?? null,
         cancel_url: p.cancel_url ?? null,
         expires_at: Math.floor(Date.now() / 1000) + 24 * 3600,
+        created: Math.floor(Date.now() / 1000),
         livemode: false,
+        setup_future_usage: p["payment_intent_data[setup_future_usage]"] ?? null,
+        payment_intent_metadata: nested(p, "payment_intent_data[metadata]"),
       };
+      sessions.push(made);
+      return made;
     },
   };
 
@@ -77,20 +99,60 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
       customer: p.customer ?? null,
       payment_method: p.payment_method ?? null,
       status: "succeeded",
+      amount_received: Number(p.amount),
       metadata: nested(p, "metadata"),
       created: Math.floor(Date.now() / 1000),
       last_payment_error: null,
       livemode: false,
     };
-    const declines = {
-      pm_card_chargeDeclined: ["card_declined", "Your card was declined.", "requires_payment_method"],
-      pm_card_authenticationRequired: ["authentication_required", "Your card requires authentication.", "requires_action"],
-    };
-    const decline = declines[pi.payment_method];
-    if (!decline) return pi;
-    const [code, message, status] = decline;
-    return { error: [402, "card_error", message, { code, payment_intent: { ...pi, status, last_payment_error: { code, message } } }] };
+    const fixed = { pm_card_chargeDeclined: "card_declined", pm_card_authenticationRequired: "authentication_required" };
+    const queue = scripted.get(pi.payment_method);
+    const code = queue?.length ? queue.shift() : (fixed[pi.payment_method] ?? "succeeded");
+    if (code === "succeeded") {
+      intents.push(pi);
+      return pi;
+    }
+    const [message, status] = declineMessages[code] ?? [`Your card was declined (${code}).`, "requires_payment_method"];
+    const failed = { ...pi, status, amount_received: 0, last_payment_error: { code, message } };
+    intents.push(failed);
+    return { error: [402, "card_error", message, { code, payment_intent: failed }] };
   };
+
+  /** Stripe's list: newest first, a page of `limit` after `starting_after`. */
+  function list(objects, url, path, keep = () => true) {
+    const q = url.searchParams;
+    const gte = Number(q.get("created[gte]") ?? -Infinity);
+    const lte = Number(q.get("created[lte]") ?? Infinity);
+    const status = q.get("status");
+    let rows = objects.filter((o) => o.created >= gte && o.created <= lte && (!status || o.status === status) && keep(o)).reverse();
+    const after = q.get("starting_after");
+    if (after) rows = rows.slice(rows.findIndex((o) => o.id === after) + 1);
+    const limit = Number(q.get("limit") ?? 10);
+    return { object: "list", url: path, data: rows.slice(0, limit), has_more: rows.length > limit };
+  }
+
+  function pay(sessionId, paymentMethod) {
+    const session = sessions.find((s) => s.id === sessionId);
+    if (!session) return null;
+    const pi = {
+      id: nextId("pi"),
+      object: "payment_intent",
+      amount: session.amount_total,
+      amount_received: session.amount_total,
+      currency: session.currency,
+      customer: session.customer,
+      payment_method: paymentMethod,
+      setup_future_usage: session.setup_future_usage,
+      status: "succeeded",
+      metadata: session.payment_intent_metadata,
+      created: Math.floor(Date.now() / 1000),
+      last_payment_error: null,
+      livemode: false,
+    };
+    intents.push(pi);
+    Object.assign(session, { status: "complete", payment_status: "paid", payment_intent: pi.id });
+    return { session, payment_intent: pi };
+  }
 
   const server = http.createServer(async (req, res) => {
     const chunks = [];
@@ -98,10 +160,25 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
     const body = Buffer.concat(chunks).toString("utf8");
     const url = new URL(req.url ?? "/", "http://fake");
 
-    if (req.method === "GET" && url.pathname === "/__calls") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify(calls));
-      return;
+    const json = (status, value) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(value));
+    };
+    if (req.method === "GET" && url.pathname === "/__calls") return json(200, calls);
+    const control = url.pathname.match(/^\/__(pay|cards)\/([^/]+)$/);
+    if (req.method === "POST" && control) {
+      const input = body ? JSON.parse(body) : {};
+      if (control[1] === "cards") {
+        scripted.set(control[2], [...(input.outcomes ?? [])]);
+        return json(200, { payment_method: control[2], outcomes: scripted.get(control[2]) });
+      }
+      const paid = pay(control[2], input.payment_method ?? "pm_card_visa");
+      return paid ? json(200, paid) : stripeError(res, 404, "invalid_request_error", `No such checkout session: '${control[2]}'`);
+    }
+    if (req.method === "GET" && (url.pathname === "/v1/checkout/sessions" || url.pathname === "/v1/payment_intents")) {
+      if (!(req.headers.authorization ?? "").startsWith("Bearer sk_")) return stripeError(res, 401, "invalid_request_error", "Invalid API Key provided.");
+      calls.push({ method: "GET", path: url.pathname, idempotency_key: null, params: Object.fromEntries(url.searchParams), outcome: "listed" });
+      return json(200, list(url.pathname === "/v1/payment_intents" ? intents : sessions, url, url.pathname));
     }
     const make = req.method === "POST" ? create[url.pathname] : undefined;
     if (!make) return stripeError(res, 404, "invalid_request_error", `Unrecognized request URL (${req.method}: ${url.pathname}).`);
@@ -162,8 +239,9 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
 /** `metadata[a]=1&metadata[b]=2` → {a: "1", b: "2"}. */
 function nested(params, name) {
   const out = {};
+  const prefix = name.replace(/[[\]]/g, "\\$&");
   for (const [k, v] of Object.entries(params)) {
-    const m = k.match(new RegExp(`^${name}\\[([^\\]]+)\\]$`));
+    const m = k.match(new RegExp(`^${prefix}\\[([^\\]]+)\\]$`));
     if (m) out[m[1]] = v;
   }
   return out;

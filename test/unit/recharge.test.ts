@@ -1,13 +1,14 @@
-// Auto-recharge's pure rules (issue 10, work in progress: not yet wired into the object).
+// Auto-recharge's pure rules: the trigger, the monthly cap, the tries and their outcomes, the saved card.
 import { describe, expect, it } from "vitest";
 import { Draft } from "../../durable-objects/ledger/draft";
 import * as recharge from "../../durable-objects/ledger/recharge";
 import * as payments from "../../durable-objects/ledger/purchases";
+import { dueWork } from "../../durable-objects/ledger/expiry";
 import * as rules from "../../durable-objects/ledger/rules";
 import type { LedgerState } from "../../durable-objects/ledger/types";
 import { charge, DAY, HOUR, ledger, lot, ok, T0 } from "./fixtures";
 
-const CARD = { customer: "cus_1", paymentMethod: "pm_1" };
+const CARD: recharge.SavedCard = { customer: "cus_1", paymentMethod: "pm_1", savedAt: 1 };
 const PLAN: recharge.RechargePlan = { threshold: 100, packageId: "starter", credits: 1000, amount: 500, currency: "usd", monthlyLimit: 1200 };
 
 function withRecharge(balance: number, plan = PLAN, now = T0): LedgerState {
@@ -43,6 +44,17 @@ describe("the recharge trigger", () => {
     // 1 December: the month's charges start again from zero.
     state = debitAndCheck(state, 1, Date.parse("2026-12-01T00:00:00Z"));
     expect(state.autoRecharge).toMatchObject({ status: "in_flight", chargedThisMonth: 0, heldBack: null, monthKey: "2026-12" });
+  });
+
+  it("a charge held back by the monthly limit goes at the month's start without waiting for a debit", () => {
+    let state = withRecharge(300, { ...PLAN, monthlyLimit: 900 });
+    state = { ...state, autoRecharge: { ...state.autoRecharge!, chargedThisMonth: 500 } };
+    state = debitAndCheck(state, 250, T0);
+    const december = Date.parse("2026-12-01T00:00:00Z");
+    // The object's alarm (and the sweep's index) wake at the month's start.
+    expect(dueWork(state).dueAt).toBe(december);
+    expect(rules.settle(state, december - 1).state.autoRecharge).toMatchObject({ status: "idle", heldBack: "monthly_limit_reached" });
+    expect(rules.settle(state, december).state.autoRecharge).toMatchObject({ status: "in_flight", inFlight: { number: 1, nextTryAt: december } });
   });
 
   it("names each try's Stripe idempotency key once, and the alarm sends a try only until Stripe has it", () => {
@@ -114,5 +126,25 @@ describe("without a saved card", () => {
     const below = debitAndCheck(noCard, 60, T0);
     const saved = rules.setAutoRecharge(below, { enabled: true, plan: PLAN, card: CARD }, T0 + 1);
     expect(saved.state.autoRecharge).toMatchObject({ status: "in_flight", inFlight: { number: 1 } });
+  });
+
+  it("a card saved by a checkout is taken, and starts the charge that was waiting for it", () => {
+    const noCard = { ...ledger({ lots: [lot({ id: "a", amount: 150 })] }), autoRecharge: recharge.configureRecharge(null, true, PLAN, T0, null) };
+    const below = debitAndCheck(noCard, 60, T0);
+    const step = rules.saveCard(below, CARD, T0 + 1);
+    expect(step.outcome).toMatchObject({ ok: true, value: { saved: true } });
+    expect(step.state.autoRecharge).toMatchObject({ card: CARD, status: "in_flight", inFlight: { number: 1 } });
+  });
+
+  it("keeps the card saved last, whatever order the saves arrive in; without auto-recharge nothing is kept", () => {
+    const later: recharge.SavedCard = { customer: "cus_1", paymentMethod: "pm_2", savedAt: 2 };
+    const withLater = rules.saveCard(withRecharge(1000), later, T0).state;
+    const stale = rules.saveCard(withLater, CARD, T0 + 1);
+    expect(stale.outcome).toMatchObject({ value: { saved: false } });
+    expect(stale.state.autoRecharge?.card).toEqual(later);
+    // Setting auto-recharge again with the older card from D1 does not bring it back either.
+    expect(rules.setAutoRecharge(withLater, { enabled: true, plan: PLAN, card: CARD }, T0 + 2).state.autoRecharge?.card).toEqual(later);
+    const none = ledger({ lots: [lot({ id: "a", amount: 10 })] });
+    expect(rules.saveCard(none, later, T0).outcome).toMatchObject({ value: { saved: false } });
   });
 });

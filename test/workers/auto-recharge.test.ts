@@ -46,7 +46,7 @@ describe("the trigger", () => {
     await withPackage();
     await openAccount("ar-burst", 1000);
     const plan = { threshold: 500, packageId: "ar-starter", credits: 1000, amount: 500, currency: "usd", monthlyLimit: null };
-    const set = await ledger("ar-burst").setAutoRecharge({ enabled: true, plan, card: { customer: "cus_1", paymentMethod: "pm_1" } });
+    const set = await ledger("ar-burst").setAutoRecharge({ enabled: true, plan, card: { customer: "cus_1", paymentMethod: "pm_1", savedAt: 1 } });
     expect(set.status).toBe(200);
     const answers = await Promise.all(Array.from({ length: 100 }, () => api("POST", "/v1/accounts/ar-burst/debits", { body: { amount: 7 } })));
     expect(answers.every((a) => a.status === 201)).toBe(true);
@@ -82,7 +82,7 @@ async function belowThreshold(id: string, paymentMethod: string) {
   await withPackage();
   await openAccount(id, 1000);
   const plan = { threshold: 500, packageId: "ar-starter", credits: 1000, amount: 500, currency: "usd", monthlyLimit: null };
-  await ledger(id).setAutoRecharge({ enabled: true, plan, card: { customer: "cus_test", paymentMethod } });
+  await ledger(id).setAutoRecharge({ enabled: true, plan, card: { customer: "cus_test", paymentMethod, savedAt: 1 } });
   expect((await api("POST", `/v1/accounts/${id}/debits`, { body: { amount: 600 } })).status).toBe(201);
 }
 

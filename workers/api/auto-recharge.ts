@@ -7,6 +7,7 @@ import { ApiError } from "../http/errors";
 import { serve } from "../http/route";
 import { newRouter } from "../http/router";
 import { send } from "../http/send";
+import { savedCardOf } from "../stripe/auto-recharge";
 import { Account } from "./accounts";
 import { ledgerOf } from "./ledger";
 import { AccountIdParam, errors, jsonBody, jsonResponse, NonNegativeCredits, PositiveCredits } from "./schemas";
@@ -44,8 +45,8 @@ serve(autoRecharge, {
     currency: pkg.currency,
     monthlyLimit: body.monthly_limit ?? null,
   };
-  // The saved card stays as it is: the Stripe webhook records it from a checkout with
-  // save_payment_method (issue 10, still to build); until then the account answers
-  // has_payment_method: false, held_back: "no_payment_method".
-  return send(await ledgerOf(c.env, params.id).setAutoRecharge({ enabled: body.enabled, plan }));
+  // The card a checkout with save_payment_method saved (the object keeps the later of it and its own);
+  // without one the account answers has_payment_method: false, held_back: "no_payment_method".
+  const card = (await savedCardOf(c.env, params.id)) ?? undefined;
+  return send(await ledgerOf(c.env, params.id).setAutoRecharge({ enabled: body.enabled, plan, card }));
 });

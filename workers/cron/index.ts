@@ -1,8 +1,10 @@
 // scheduled(): the Cron Triggers (wrangler.toml [triggers]). Every invocation sweeps what has fallen
 // due (expiries, allowance periods, notices); the one whose cron is RECONCILE_CRON, or one started by
-// hand (wrangler dev's /__scheduled, which names no cron), also reconciles D1 against the objects.
+// hand (wrangler dev's /__scheduled, which names no cron), also reconciles D1 against the objects and
+// runs the charged ⇒ credited pass against Stripe.
 
 import type { Env } from "../env";
+import { paymentsPass, type PaymentsPassResult } from "./payments";
 import { reconcile, type ReconcileResult } from "./reconcile";
 import { cronSettings } from "./settings";
 import { sweep, type SweepResult } from "./sweep";
@@ -10,6 +12,7 @@ import { sweep, type SweepResult } from "./sweep";
 export interface ScheduledOutcome {
   sweep: SweepResult;
   reconcile: ReconcileResult | null;
+  payments: PaymentsPassResult | null;
 }
 
 export async function handleScheduled(controller: ScheduledController, env: Env): Promise<ScheduledOutcome> {
@@ -27,9 +30,19 @@ export async function handleScheduled(controller: ScheduledController, env: Env)
         maxAccounts: settings.reconcileMaxAccounts,
       })
     : null;
+  // After reconciliation, with a budget of its own: a lost webhook must never lose a user's money.
+  const payments = reconciles
+    ? await paymentsPass(env, {
+        scheduledTime: controller.scheduledTime,
+        deadline: Date.now() + settings.sweepBudgetMs,
+        graceMs: settings.paymentGraceMs,
+        maxObjects: settings.paymentMaxObjects,
+      })
+    : null;
   console.log(
     `cron ${controller.cron || "(manual)"}: swept ${swept.accounts} account(s), ${swept.failures} failure(s)${swept.finished ? "" : ", continuing next time"}` +
-      (reconciled ? `; reconciled ${reconciled.checked}, drift in ${reconciled.drift.length}` : ""),
+      (reconciled ? `; reconciled ${reconciled.checked}, drift in ${reconciled.drift.length}` : "") +
+      (payments && payments.status !== "not_configured" ? `; payments: checked ${payments.checked}, repaired ${payments.repaired}` : ""),
   );
-  return { sweep: swept, reconcile: reconciled };
+  return { sweep: swept, reconcile: reconciled, payments };
 }

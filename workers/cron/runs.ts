@@ -3,7 +3,7 @@
 
 import type { Env } from "../env";
 
-export type RunKind = "sweep" | "reconcile";
+export type RunKind = "sweep" | "reconcile" | "payments";
 
 export interface Run {
   id: string;

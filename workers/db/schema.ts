@@ -166,6 +166,10 @@ export const stripeCustomers = sqliteTable("stripe_customers", {
   accountId: text("account_id").primaryKey(),
   customerId: text("customer_id").notNull().unique(),
   createdAt: integer("created_at").notNull(),
+  /** The card saved by the latest checkout with save_payment_method: what auto-recharge charges. */
+  paymentMethod: text("payment_method"),
+  /** When Stripe created the PaymentIntent that saved it (ms): a later save wins, whatever order events come in. */
+  paymentMethodSavedAt: integer("payment_method_saved_at"),
 });
 
 export const PURCHASE_STATUSES = ["pending", "paid", "partially_refunded", "refunded", "disputed", "failed"] as const;
@@ -259,7 +263,7 @@ export const cronRuns = sqliteTable(
   "cron_runs",
   {
     id: text("id").primaryKey(),
-    kind: text("kind", { enum: ["sweep", "reconcile"] }).notNull(),
+    kind: text("kind", { enum: ["sweep", "reconcile", "payments"] }).notNull(),
     startedAt: integer("started_at").notNull(),
     finishedAt: integer("finished_at"),
     /** Sweep: accounts due at or before this instant belong to the pass. */
@@ -307,3 +311,25 @@ export const systemState = sqliteTable("system_state", {
   value: text("value").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+/**
+ * What the charged ⇒ credited pass found paid at Stripe but not applied here (its webhook lost or not
+ * yet applied), and what it did: one row per Stripe object, so a repair is recorded once.
+ */
+export const paymentRepairs = sqliteTable(
+  "payment_repairs",
+  {
+    /** The checkout session or PaymentIntent id. */
+    stripeObject: text("stripe_object").primaryKey(),
+    kind: text("kind", { enum: ["checkout_session", "auto_recharge", "saved_card"] }).notNull(),
+    runId: text("run_id").notNull(),
+    accountId: text("account_id"),
+    credits: integer("credits").notNull().default(0),
+    amount: integer("amount").notNull().default(0),
+    currency: text("currency"),
+    /** "credited", "card_saved", or why it could not be applied ("unapplied: account_not_found"). */
+    outcome: text("outcome").notNull(),
+    repairedAt: integer("repaired_at").notNull(),
+  },
+  (t) => [index("payment_repairs_repaired").on(t.repairedAt)],
+);

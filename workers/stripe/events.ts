@@ -1,21 +1,15 @@
-// What each verified Stripe event does (API.md, "The Stripe webhook contract"). Credits move only in
-// the account's object, each change under an idempotency key derived from the Stripe object it is
+// Checkout purchases, refunds and disputes (API.md, "The Stripe webhook contract"). Credits move only
+// in the account's object, each change under an idempotency key derived from the Stripe object it is
 // about (the checkout session for a credit; the payment intent and its cumulative refunded amount for
 // a refund; the dispute for a dispute), so two deliveries, or two different events about the same
 // payment, can never credit or claw back twice. D1 keeps what Stripe said, to find the account of a
 // payment and to keep a refund or dispute that arrives before its purchase.
 
 import type Stripe from "stripe";
-import type { WireReply } from "../../durable-objects/reply";
 import { clawbackTarget } from "../../durable-objects/ledger/purchases";
 import { ledgerOf } from "../api/ledger";
 import type { Env } from "../env";
-
-/** What applying an event did, recorded in stripe_events.outcome. */
-export type Outcome = string;
-
-/** A failure to apply: the webhook answers 5xx so that Stripe delivers the event again. */
-export class NotApplied extends Error {}
+import { expectApplied, idOf, key, type Outcome } from "./applied";
 
 interface PurchaseRow {
   id: string;
@@ -27,40 +21,6 @@ interface PurchaseRow {
   status: string;
   amount_refunded: number;
   payment_intent: string | null;
-}
-
-const idOf = (value: string | { id: string } | null | undefined): string | null =>
-  value === null || value === undefined ? null : typeof value === "string" ? value : value.id;
-
-/** An object's answer must be a success (or the replay of one) before the event counts as applied. */
-function expectApplied(reply: WireReply, what: string): Record<string, unknown> {
-  if (reply.status >= 200 && reply.status < 300) return JSON.parse(reply.json) as Record<string, unknown>;
-  throw new NotApplied(`${what}: the account answered ${reply.status} ${reply.json}`);
-}
-
-const key = (value: string) => ({ key: value, fingerprint: value });
-
-export async function applyEvent(env: Env, event: Stripe.Event, now: number): Promise<Outcome> {
-  switch (event.type) {
-    case "checkout.session.completed":
-      return event.data.object.payment_status === "paid" ? credit(env, event.data.object, now) : recordUnpaid(env, event.data.object, now);
-    case "checkout.session.async_payment_succeeded":
-      return credit(env, event.data.object, now);
-    case "checkout.session.async_payment_failed":
-      return failed(env, event.data.object, now);
-    case "charge.refunded":
-      return refunded(env, event.data.object, now);
-    case "charge.dispute.created":
-      return disputeOpened(env, event.data.object, now);
-    case "charge.dispute.closed":
-      return disputeClosed(env, event.data.object, now);
-    case "payment_intent.succeeded":
-      return rechargeSucceeded(env, event.data.object, now);
-    case "payment_intent.payment_failed":
-      return rechargeFailed(env, event.data.object);
-    default:
-      return "ignored";
-  }
 }
 
 /** What a checkout session says was bought; null when it is not one of ours. */
@@ -100,7 +60,7 @@ async function upsertPurchase(env: Env, session: Stripe.Checkout.Session, status
   return bought;
 }
 
-async function credit(env: Env, session: Stripe.Checkout.Session, now: number): Promise<Outcome> {
+export async function credit(env: Env, session: Stripe.Checkout.Session, now: number): Promise<Outcome> {
   const bought = await upsertPurchase(env, session, "paid", now);
   if (!bought) return "ignored: not a Credence checkout (no client_reference_id or metadata)";
   const reply = await ledgerOf(env, bought.accountId).creditPurchase(key(`stripe:purchase:${bought.id}`), {
@@ -127,11 +87,11 @@ async function credit(env: Env, session: Stripe.Checkout.Session, now: number): 
   return "credited";
 }
 
-async function recordUnpaid(env: Env, session: Stripe.Checkout.Session, now: number): Promise<Outcome> {
+export async function recordUnpaid(env: Env, session: Stripe.Checkout.Session, now: number): Promise<Outcome> {
   return (await upsertPurchase(env, session, "pending", now)) ? "awaiting_payment" : "ignored";
 }
 
-async function failed(env: Env, session: Stripe.Checkout.Session, now: number): Promise<Outcome> {
+export async function failed(env: Env, session: Stripe.Checkout.Session, now: number): Promise<Outcome> {
   return (await upsertPurchase(env, session, "failed", now)) ? "payment_failed" : "ignored";
 }
 
@@ -140,7 +100,7 @@ async function purchaseOf(env: Env, paymentIntent: string): Promise<PurchaseRow 
 }
 
 /** Refunds and disputes recorded before their purchase landed. */
-async function applyLateClaims(env: Env, paymentIntent: string, now: number): Promise<void> {
+export async function applyLateClaims(env: Env, paymentIntent: string, now: number): Promise<void> {
   const refund = await env.DB.prepare("SELECT amount, amount_refunded FROM pending_refunds WHERE payment_intent = ?")
     .bind(paymentIntent)
     .first<{ amount: number; amount_refunded: number }>();
@@ -151,7 +111,7 @@ async function applyLateClaims(env: Env, paymentIntent: string, now: number): Pr
   for (const d of disputes.results) await applyDispute(env, paymentIntent, d.id, d.amount, now);
 }
 
-async function refunded(env: Env, charge: Stripe.Charge, now: number): Promise<Outcome> {
+export async function refunded(env: Env, charge: Stripe.Charge, now: number): Promise<Outcome> {
   const paymentIntent = idOf(charge.payment_intent);
   if (!paymentIntent) return "ignored: no payment intent";
   // Kept first, so a purchase landing at this moment finds it (it looks after crediting); the largest
@@ -192,7 +152,7 @@ async function applyRefund(env: Env, paymentIntent: string, amount: number, amou
   return true;
 }
 
-async function disputeOpened(env: Env, dispute: Stripe.Dispute, now: number): Promise<Outcome> {
+export async function disputeOpened(env: Env, dispute: Stripe.Dispute, now: number): Promise<Outcome> {
   const paymentIntent = idOf(dispute.payment_intent);
   if (!paymentIntent) return "ignored: no payment intent";
   await env.DB.prepare(
@@ -228,7 +188,7 @@ async function applyDispute(env: Env, paymentIntent: string, disputeId: string, 
   return true;
 }
 
-async function disputeClosed(env: Env, dispute: Stripe.Dispute, now: number): Promise<Outcome> {
+export async function disputeClosed(env: Env, dispute: Stripe.Dispute, now: number): Promise<Outcome> {
   const paymentIntent = idOf(dispute.payment_intent);
   if (!paymentIntent) return "ignored: no payment intent";
   const won = dispute.status === "won";
@@ -273,56 +233,4 @@ async function recountClawedBack(env: Env, purchaseId: string, now: number): Pro
   if (!row) return;
   const total = clawbackTarget(row.credits, row.amount, row.amount_refunded) + row.disputed;
   await env.DB.prepare("UPDATE purchases SET credits_clawed_back = ?2, updated_at = ?3 WHERE id = ?1").bind(purchaseId, total, now).run();
-}
-
-// ---- auto-recharge (issue 10, work in progress) ---------------------------------------------------------
-
-/** What an auto-recharge PaymentIntent's metadata says (the object set it); null when it is not one. */
-function rechargeOf(pi: Stripe.PaymentIntent) {
-  const m = pi.metadata ?? {};
-  const credits = Number(m.credits);
-  const attempt = Number(m.attempt);
-  const tries = Number(m.try);
-  if (m.kind !== "auto_recharge" || !m.account_id || !m.package_id) return null;
-  if (![credits, attempt, tries].every((n) => Number.isSafeInteger(n) && n >= 1)) return null;
-  return { accountId: m.account_id, packageId: m.package_id, credits, attempt, tries };
-}
-
-async function rechargeSucceeded(env: Env, pi: Stripe.PaymentIntent, now: number): Promise<Outcome> {
-  const recharge = rechargeOf(pi);
-  if (!recharge) return "ignored: not an auto-recharge";
-  const amount = pi.amount_received || pi.amount;
-  const reply = await ledgerOf(env, recharge.accountId).creditRecharge(key(`stripe:auto_recharge:${pi.id}`), {
-    attempt: recharge.attempt,
-    credits: recharge.credits,
-    amount,
-    paymentIntent: pi.id,
-  });
-  if (reply.status === 404) return "unapplied: account_not_found";
-  const credited = expectApplied(reply, `crediting auto-recharge ${pi.id}`);
-  // A purchase like any other, so that a refund or a dispute of this charge claws back its credits.
-  await env.DB.prepare(
-    `INSERT INTO purchases (id, account_id, package_id, credits, amount, currency, status, payment_intent, customer, lot_id, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'paid', ?1, ?7, ?8, ?9, ?9)
-     ON CONFLICT (id) DO UPDATE SET lot_id = coalesce(purchases.lot_id, excluded.lot_id), updated_at = excluded.updated_at`,
-  )
-    .bind(pi.id, recharge.accountId, recharge.packageId, recharge.credits, amount, pi.currency, idOf(pi.customer), credited.lot_id as string, now)
-    .run();
-  await applyLateClaims(env, pi.id, now);
-  return "credited: auto_recharge";
-}
-
-async function rechargeFailed(env: Env, pi: Stripe.PaymentIntent): Promise<Outcome> {
-  const recharge = rechargeOf(pi);
-  if (!recharge) return "ignored: not an auto-recharge";
-  const code = pi.last_payment_error?.code ?? "card_declined";
-  const reply = await ledgerOf(env, recharge.accountId).failRecharge({
-    attempt: recharge.attempt,
-    tries: recharge.tries,
-    code,
-    needsAction: code === "authentication_required" || pi.status === "requires_action",
-  });
-  if (reply.status === 404) return "unapplied: account_not_found";
-  expectApplied(reply, `recording the failure of ${pi.id}`);
-  return "recorded: auto_recharge_failed";
 }

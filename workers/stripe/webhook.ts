@@ -7,7 +7,7 @@ import Stripe from "stripe";
 import type { Env } from "../env";
 import { errorBody } from "../http/errors";
 import { cryptoProvider } from "./client";
-import { applyEvent, NotApplied } from "./events";
+import { applyEvent, NotApplied } from "./apply-event";
 
 /** Stripe's own default: a signature older than this is refused, so a captured request cannot be replayed later. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
