@@ -1,13 +1,11 @@
-// Auto-recharge (issue 10, work in progress): the setting and the trigger inside the debit's transaction.
+// Auto-recharge against the fake Stripe API: the setting, the trigger inside the debit's transaction,
+// the charge the object's alarm sends, and the outcome the webhook brings.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { account, api, ledger, openAccount } from "./helpers";
+import type { AccountLedger } from "../../durable-objects/account-ledger";
+import { account, api, ledger, openAccount, steadyClock } from "./helpers";
+import { deliverOutcome, paymentIntentsOf, saveCard, withPackage } from "./recharge-helpers";
 import { deliver, event } from "./stripe-events";
-
-async function withPackage(): Promise<void> {
-  const res = await api("PUT", "/v1/packages/ar-starter", { body: { credits: 1000, price: { amount: 500, currency: "usd" } } });
-  expect(res.status).toBe(200);
-}
 
 describe("PUT /v1/accounts/{id}/auto-recharge", () => {
   it("shows the setting, and says it waits for a saved card", async () => {
@@ -42,23 +40,32 @@ describe("PUT /v1/accounts/{id}/auto-recharge", () => {
 });
 
 describe("the trigger", () => {
-  it("a burst of 100 concurrent debits crossing the threshold marks exactly one charge in flight", async () => {
+  it("a burst of 100 concurrent debits crossing the threshold makes exactly one PaymentIntent; after its webhook, the next crossing makes the next", async () => {
     await withPackage();
+    // The object's clock runs in 2030: its alarms never come due on their own; the test runs them.
+    await steadyClock("ar-burst");
     await openAccount("ar-burst", 1000);
-    const plan = { threshold: 500, packageId: "ar-starter", credits: 1000, amount: 500, currency: "usd", monthlyLimit: null };
-    const set = await ledger("ar-burst").setAutoRecharge({ enabled: true, plan, card: { customer: "cus_1", paymentMethod: "pm_1", savedAt: 1 } });
-    expect(set.status).toBe(200);
+    expect((await api("PUT", "/v1/accounts/ar-burst/auto-recharge", { body: { enabled: true, threshold: 500, package_id: "ar-starter" } })).status).toBe(200);
+    await saveCard("ar-burst", "pm_card_visa");
     const answers = await Promise.all(Array.from({ length: 100 }, () => api("POST", "/v1/accounts/ar-burst/debits", { body: { amount: 7 } })));
     expect(answers.every((a) => a.status === 201)).toBe(true);
     const body = await account("ar-burst");
     expect(body.balance).toBe(300);
     expect(body.auto_recharge).toMatchObject({ status: "in_flight", has_payment_method: true, held_back: null });
     expect(body.auto_recharge.last_attempt_at).not.toBeNull();
-    // One attempt, whatever the number of debits below the threshold while it is in flight.
-    const stored = await runInDurableObject(ledger("ar-burst"), (_i, state) =>
-      JSON.parse(state.storage.sql.exec("SELECT auto_recharge FROM account").one().auto_recharge as string),
-    );
-    expect(stored).toMatchObject({ attempts: 1, inFlight: { number: 1, tries: 1 } });
+    // The alarm sends the one attempt, however many debits were below the threshold while it was due.
+    await runDurableObjectAlarm(ledger("ar-burst"));
+    await runDurableObjectAlarm(ledger("ar-burst"));
+    const [first, ...others] = await paymentIntentsOf("ar-burst");
+    expect(others).toHaveLength(0);
+    expect(first).toMatchObject({ status: "succeeded", amount: 500, payment_method: "pm_card_visa", customer: "cus_ar-burst", metadata: { attempt: "1" } });
+    await deliverOutcome(first!);
+    expect(await account("ar-burst")).toMatchObject({ balance: 1300, auto_recharge: { status: "idle", charged_this_month: 500 } });
+    // Above the threshold again; the next crossing is a new attempt.
+    expect((await api("POST", "/v1/accounts/ar-burst/debits", { body: { amount: 801 } })).status).toBe(201);
+    await runDurableObjectAlarm(ledger("ar-burst"));
+    const all = await paymentIntentsOf("ar-burst");
+    expect(all.map((pi) => pi.metadata.attempt)).toEqual(["1", "2"]);
   });
 });
 
@@ -80,9 +87,10 @@ const stored = (id: string) =>
 
 async function belowThreshold(id: string, paymentMethod: string) {
   await withPackage();
+  await steadyClock(id);
   await openAccount(id, 1000);
-  const plan = { threshold: 500, packageId: "ar-starter", credits: 1000, amount: 500, currency: "usd", monthlyLimit: null };
-  await ledger(id).setAutoRecharge({ enabled: true, plan, card: { customer: "cus_test", paymentMethod, savedAt: 1 } });
+  expect((await api("PUT", `/v1/accounts/${id}/auto-recharge`, { body: { enabled: true, threshold: 500, package_id: "ar-starter" } })).status).toBe(200);
+  await saveCard(id, paymentMethod);
   expect((await api("POST", `/v1/accounts/${id}/debits`, { body: { amount: 600 } })).status).toBe(201);
 }
 
@@ -125,7 +133,9 @@ describe("the charge (the object's alarm → Stripe)", () => {
     await runDurableObjectAlarm(ledger("ar-declined"));
     const after = await stored("ar-declined");
     expect(after).toMatchObject({ status: "in_flight", inFlight: { number: 1, tries: 2 } });
-    expect(after.inFlight.nextTryAt).toBeGreaterThan(Date.now() + 5 * 3600_000);
+    const now = await runInDurableObject(ledger("ar-declined"), (instance: AccountLedger) => instance.clock());
+    expect(after.inFlight.nextTryAt - now).toBeGreaterThan(6 * 3600_000 - 60_000);
+    expect(after.inFlight.nextTryAt - now).toBeLessThanOrEqual(6 * 3600_000);
     expect((await paymentIntentCalls("ar-declined")).map((c) => c.idempotency_key)).toEqual(["auto_recharge:ar-declined:1:1"]);
   });
 

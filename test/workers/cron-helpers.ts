@@ -50,7 +50,7 @@ export async function eventRows(id: string): Promise<{ seq: number; type: string
 }
 
 /** The latest cron pass of a kind, as recorded in D1. */
-export async function latestPass(kind: "sweep" | "reconcile") {
+export async function latestPass(kind: "sweep" | "reconcile" | "payments") {
   return env.DB.prepare("SELECT * FROM cron_runs WHERE kind = ? ORDER BY started_at DESC LIMIT 1").bind(kind).first<Record<string, number | string | null>>();
 }
 

@@ -1,0 +1,76 @@
+// What the auto-recharge tests share: a package, a card saved the way a real checkout saves it, and the
+// fake Stripe API's view of the PaymentIntents made for an account.
+import { env } from "cloudflare:test";
+import { expect } from "vitest";
+import { api } from "./helpers";
+import { deliver, event } from "./stripe-events";
+
+export const PACKAGE = { id: "ar-starter", credits: 1000, amount: 500 };
+
+export async function withPackage(): Promise<void> {
+  const res = await api("PUT", `/v1/packages/${PACKAGE.id}`, { body: { credits: PACKAGE.credits, price: { amount: PACKAGE.amount, currency: "usd" } } });
+  expect(res.status).toBe(200);
+}
+
+export interface FakePaymentIntent {
+  id: string;
+  amount: number;
+  amount_received: number;
+  currency: string;
+  customer: string | null;
+  payment_method: string | null;
+  status: string;
+  created: number;
+  metadata: Record<string, string>;
+  last_payment_error: { code: string } | null;
+  setup_future_usage?: string | null;
+}
+
+/** The fake Stripe API, as the Worker's key sees it. */
+export async function fakeStripe<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`${env.STRIPE_API_BASE}${path}`, { ...init, headers: { authorization: "Bearer sk_test_fake", ...init.headers } });
+  expect(res.status, `${path}: ${res.status}`).toBeLessThan(300);
+  return (await res.json()) as T;
+}
+
+/** Every PaymentIntent the fake made for an account (declined ones too), oldest first. */
+export async function paymentIntentsOf(accountId: string): Promise<FakePaymentIntent[]> {
+  const page = await fakeStripe<{ data: FakePaymentIntent[] }>("/v1/payment_intents?limit=10000");
+  return page.data.filter((pi) => pi.metadata.account_id === accountId).reverse();
+}
+
+/** Tells the fake what the next charges to a card get (decline codes, or "succeeded"). */
+export async function scriptCard(paymentMethod: string, outcomes: string[]): Promise<void> {
+  await fakeStripe(`/__cards/${paymentMethod}`, { method: "POST", body: JSON.stringify({ outcomes }) });
+}
+
+/**
+ * A card saved as a checkout with save_payment_method saves one: its PaymentIntent succeeded with
+ * setup_future_usage off_session, and Stripe says so by webhook.
+ */
+export async function saveCard(accountId: string, paymentMethod: string, customer = `cus_${accountId}`, created = Math.floor(Date.now() / 1000)) {
+  const pi = {
+    id: `pi_checkout_${accountId}_${paymentMethod}_${created}`,
+    object: "payment_intent",
+    amount: 500,
+    amount_received: 500,
+    currency: "usd",
+    customer,
+    payment_method: paymentMethod,
+    setup_future_usage: "off_session",
+    status: "succeeded",
+    created,
+    metadata: { account_id: accountId, package_id: PACKAGE.id, credits: String(PACKAGE.credits) },
+  };
+  const res = await deliver(event("payment_intent.succeeded", pi));
+  expect(res.status).toBe(200);
+  return pi;
+}
+
+/** Delivers the webhook Stripe sends for a PaymentIntent the fake made (succeeded or failed). */
+export async function deliverOutcome(pi: FakePaymentIntent) {
+  const type = pi.status === "succeeded" ? "payment_intent.succeeded" : "payment_intent.payment_failed";
+  const res = await deliver(event(type, { object: "payment_intent", ...pi }));
+  expect(res.status).toBe(200);
+  return res;
+}
