@@ -553,12 +553,19 @@ export class AccountLedger extends DurableObject<Env> {
       this.sweepReplies(now);
       shipped = await this.ship();
       this.shipFailures = 0;
-      rechargeRetryAt = await this.chargeRecharge(now);
     } catch (err) {
       // The Queue refused or timed out: the outbox keeps every entry; try again with a growing pause.
       this.shipFailures++;
       retryAt = now + Math.min(MAX_RETRY_MS, 1000 * 2 ** Math.min(this.shipFailures - 1, 6));
       console.error(`ledger ${this.ctx.id.name ?? this.ctx.id}: shipping history failed (attempt ${this.shipFailures})`, err);
+    }
+    try {
+      // A Queue outage does not hold up a top-up, nor the reverse.
+      if (this.store.account()) rechargeRetryAt = await this.chargeRecharge(now);
+    } catch (err) {
+      // Sent but not recorded (or not sent): the same try goes again under the same key, one charge.
+      rechargeRetryAt = now + RECHARGE_RETRY_MS;
+      console.error(`ledger ${this.ctx.id.name ?? this.ctx.id}: auto-recharge try not recorded; sending it again`, err);
     } finally {
       await this.rearm(now, retryAt, shipped, rechargeRetryAt);
     }
@@ -576,51 +583,32 @@ export class AccountLedger extends DurableObject<Env> {
     const ar = a ? this.store.loadState(a).autoRecharge : null;
     const due = rechargeDue(ar, now);
     if (!a || !ar || !due || !ar.card) return null;
-    const { stripeClient } = await import("../workers/stripe/client");
-    const stripe = stripeClient(this.env);
-    if (!stripe) {
-      console.error(`ledger ${a.id}: auto-recharge is due but STRIPE_SECRET_KEY is not set`);
+    const { sendCharge } = await import("../workers/stripe/charge");
+    const answer = await sendCharge(this.env, {
+      accountId: a.id,
+      amount: ar.plan.amount,
+      currency: ar.plan.currency,
+      customer: ar.card.customer,
+      paymentMethod: ar.card.paymentMethod,
+      packageId: ar.plan.packageId,
+      credits: ar.plan.credits,
+      attempt: due.number,
+      tries: due.tries,
+      idempotencyKey: rechargeKey(a.id, due),
+    });
+    if (answer.kind === "unreachable") {
+      console.error(`ledger ${a.id}: auto-recharge try ${due.number}.${due.tries} not sent: ${answer.reason}`);
       return now + RECHARGE_RETRY_MS;
     }
-    try {
-      await stripe.paymentIntents.create(
-        {
-          amount: ar.plan.amount,
-          currency: ar.plan.currency,
-          customer: ar.card.customer,
-          payment_method: ar.card.paymentMethod,
-          off_session: true,
-          confirm: true,
-          metadata: {
-            kind: "auto_recharge",
-            account_id: a.id,
-            package_id: ar.plan.packageId,
-            credits: String(ar.plan.credits),
-            attempt: String(due.number),
-            try: String(due.tries),
-          },
-        },
-        { idempotencyKey: rechargeKey(a.id, due) },
-      );
-      await this.mutate(null, undefined, (state, t) => new Draft(rechargeSent(state, due.number, due.tries), t).done(null), () => ({ status: 200, body: {} }));
-      return null;
-    } catch (err) {
-      const card = err as { type?: string; code?: string };
-      if (card.type === "StripeIdempotencyError") {
-        // Stripe already has this try under its key, sent with other terms (the plan changed after a
-        // crash): that request stands, and its outcome arrives by webhook. Never a second charge.
-        await this.mutate(null, undefined, (state, t) => new Draft(rechargeSent(state, due.number, due.tries), t).done(null), () => ({ status: 200, body: {} }));
-        return null;
-      }
-      if (card.type !== "StripeCardError") {
-        console.error(`ledger ${a.id}: auto-recharge try ${due.number}.${due.tries} not sent`, err);
-        return now + RECHARGE_RETRY_MS;
-      }
-      // Declined: recorded now, and again (a no-op) when payment_intent.payment_failed arrives.
-      const failure = { attempt: due.number, tries: due.tries, code: card.code ?? "card_declined", needsAction: card.code === "authentication_required" };
+    if (answer.kind === "declined") {
+      const failure = { attempt: due.number, tries: due.tries, code: answer.code, needsAction: answer.needsAction };
       await this.mutate(null, undefined, (state, t) => payments.rechargeFailed(state, failure, t), () => ({ status: 200, body: {} }));
       return null;
     }
+    await this.mutate(null, undefined, (state, t) => new Draft(rechargeSent(state, due.number, due.tries), t).done(null), () => ({ status: 200, body: {} }));
+    // The local stand-in's webhook calls this object back: it runs after this alarm, not inside it.
+    if (answer.afterRecorded) this.ctx.waitUntil(answer.afterRecorded().catch((err) => console.error(`ledger ${a.id}: local auto-recharge webhook`, err)));
+    return null;
   }
 
   private replySweep(): { cursor: string; sweptAt: number } {

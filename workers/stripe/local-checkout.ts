@@ -27,8 +27,40 @@ function webhookSecret(env: Env): string {
   throw new ApiError(503, "payments_not_configured", "The local test checkout signs its payments with STRIPE_WEBHOOK_SECRET: `npm run dev` writes one to .dev.vars.");
 }
 
+/**
+ * Sends a Stripe event, signed with the webhook secret as Stripe signs it, to this Worker's own webhook
+ * route, in process: the same verification and applying code a real delivery runs.
+ */
+export async function sendSignedEvent(env: Env, event: { id: string; type: string }): Promise<{ status: number; body: string }> {
+  const payload = JSON.stringify(event);
+  const signature = await Stripe.webhooks.generateTestHeaderStringAsync({ payload, secret: webhookSecret(env), cryptoProvider });
+  const res = await webhook.request("/stripe/webhook", { method: "POST", headers: { "content-type": "application/json", "stripe-signature": signature }, body: payload }, env);
+  return { status: res.status, body: await res.text() };
+}
+
+/**
+ * The test cards a local checkout can save, named as Stripe names its test payment methods; the local
+ * auto-recharge (local-recharge.ts) charges them as Stripe's test mode would.
+ */
+export const TEST_CARDS = [
+  { paymentMethod: "pm_card_visa", label: "Visa •••• 4242: payments succeed" },
+  { paymentMethod: "pm_card_chargeDeclined", label: "Visa •••• 0002: payments are declined" },
+  { paymentMethod: "pm_card_authenticationRequired", label: "Visa •••• 3184: needs its holder (3-D Secure) off-session" },
+] as const;
+
+function cardChoice(): string {
+  const options = TEST_CARDS.map((t, i) => `<label style="display:block;margin:.3rem 0"><input type="radio" name="card" value="${t.paymentMethod}"${i === 0 ? " checked" : ""}> ${escape(t.label)}</label>`);
+  return `<fieldset style="margin:1rem 0"><legend>Test card to save for auto-recharge</legend>${options.join("")}</fieldset>`;
+}
+
+/** A Stripe event as the local stand-ins send it. */
+export function localEvent(id: string, type: string, object: Record<string, unknown>) {
+  return { id, object: "event", type, api_version: Stripe.API_VERSION, created: Math.floor(Date.now() / 1000), livemode: false, data: { object } };
+}
+
 /** Ties the return URLs to the session, so the page only ever sends the buyer where the app asked. */
-const returnSignature = (secret: string, id: string, success: string, cancel: string) => hmacHex(secret, `return\n${id}\n${success}\n${cancel}`);
+const returnSignature = (secret: string, id: string, success: string, cancel: string, save: string) =>
+  hmacHex(secret, `return\n${id}\n${success}\n${cancel}\n${save}`);
 const csrfToken = (secret: string, id: string) => hmacHex(secret, `csrf\n${id}`);
 
 /** A local session for an offer: the same request (Idempotency-Key) finds the same session again. */
@@ -40,7 +72,8 @@ export async function createLocalCheckout(env: Env, offer: Offer, requestKey: st
     .insert(purchases)
     .values({ id, accountId: offer.accountId, packageId: offer.packageId, credits: offer.credits, amount: offer.amount, currency: offer.currency, status: "pending", createdAt: now, updatedAt: now })
     .onConflictDoNothing();
-  const query = new URLSearchParams({ success: offer.successUrl, cancel: offer.cancelUrl, sig: await returnSignature(secret, id, offer.successUrl, offer.cancelUrl) });
+  const save = offer.savePaymentMethod ? "1" : "";
+  const query = new URLSearchParams({ success: offer.successUrl, cancel: offer.cancelUrl, save, sig: await returnSignature(secret, id, offer.successUrl, offer.cancelUrl, save) });
   return { id, url: `${origin}${LOCAL_CHECKOUT_PATH}/${id}?${query}` };
 }
 
@@ -72,11 +105,11 @@ interface Pending {
   status: string;
 }
 
-async function checked(c: { env: Env; req: { param: (k: "id") => string } }, success: string, cancel: string, sig: string): Promise<{ secret: string; row: Pending } | null> {
+async function checked(c: { env: Env; req: { param: (k: "id") => string } }, success: string, cancel: string, save: string, sig: string): Promise<{ secret: string; row: Pending } | null> {
   const secret = c.env.STRIPE_WEBHOOK_SECRET;
   if (!secret) return null;
   const id = c.req.param("id");
-  if (!sameText(sig, await returnSignature(secret, id, success, cancel))) return null;
+  if (!sameText(sig, await returnSignature(secret, id, success, cancel, save))) return null;
   const row = await c.env.DB.prepare(
     "SELECT id, account_id AS accountId, package_id AS packageId, credits, amount, currency, status FROM purchases WHERE id = ?",
   )
@@ -96,7 +129,8 @@ localCheckoutPages.use(`${LOCAL_CHECKOUT_PATH}/*`, async (c, next) => {
 localCheckoutPages.get(`${LOCAL_CHECKOUT_PATH}/:id`, async (c) => {
   const success = c.req.query("success") ?? "";
   const cancel = c.req.query("cancel") ?? "";
-  const found = await checked(c, success, cancel, c.req.query("sig") ?? "");
+  const save = c.req.query("save") ?? "";
+  const found = await checked(c, success, cancel, save, c.req.query("sig") ?? "");
   if (!found) return c.html(page("Unknown checkout", "<h1>This checkout link is not valid</h1><p>Start again from the app.</p>"), 404, SECURITY_HEADERS);
   const { row, secret } = found;
   const paid = row.status !== "pending" && row.status !== "failed";
@@ -105,6 +139,7 @@ localCheckoutPages.get(`${LOCAL_CHECKOUT_PATH}/:id`, async (c) => {
     : `<form method="post" action="${LOCAL_CHECKOUT_PATH}/${escape(row.id)}/pay">
 <input type="hidden" name="csrf" value="${await csrfToken(secret, row.id)}"><input type="hidden" name="success" value="${escape(success)}">
 <input type="hidden" name="cancel" value="${escape(cancel)}"><input type="hidden" name="sig" value="${escape(c.req.query("sig") ?? "")}">
+<input type="hidden" name="save" value="${escape(save)}">${save ? cardChoice() : ""}
 <button type="submit" style="font-size:1.1rem;padding:.6rem 1.4rem">Pay ${escape(money(row.amount, row.currency))} (test)</button>
 <a href="${escape(cancel)}" style="margin-left:1rem">Cancel</a></form>`;
   return c.html(
@@ -120,39 +155,53 @@ localCheckoutPages.get(`${LOCAL_CHECKOUT_PATH}/:id`, async (c) => {
 localCheckoutPages.post(`${LOCAL_CHECKOUT_PATH}/:id/pay`, async (c) => {
   const form = await c.req.parseBody();
   const field = (name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
-  const found = await checked(c, field("success"), field("cancel"), field("sig"));
+  const save = field("save");
+  const found = await checked(c, field("success"), field("cancel"), save, field("sig"));
+  const card = TEST_CARDS.find((t) => t.paymentMethod === field("card")) ?? TEST_CARDS[0];
   if (!found || !sameText(field("csrf"), await csrfToken(found.secret, found.row.id))) {
     return c.html(page("Not paid", "<h1>This payment could not be made</h1><p>The form is out of date or was not sent from this page. Start again from the app.</p>"), 400, SECURITY_HEADERS);
   }
   const { row, secret } = found;
   // One event per session: posting "Pay" twice delivers the same event, which the webhook applies once.
-  const event = {
-    id: `evt_local_${row.id}`,
-    object: "event",
-    type: "checkout.session.completed",
-    api_version: Stripe.API_VERSION,
-    created: Math.floor(Date.now() / 1000),
-    livemode: false,
-    data: {
-      object: {
-        id: row.id,
-        object: "checkout.session",
-        client_reference_id: row.accountId,
-        metadata: { account_id: row.accountId, package_id: row.packageId, credits: String(row.credits) },
-        amount_total: row.amount,
-        currency: row.currency,
-        payment_intent: `pi_local_${row.id.slice("cs_local_".length)}`,
-        customer: null,
-        payment_status: "paid",
-        status: "complete",
-      },
-    },
-  };
-  const payload = JSON.stringify(event);
-  const signature = await Stripe.webhooks.generateTestHeaderStringAsync({ payload, secret, cryptoProvider });
-  const res = await webhook.request("/stripe/webhook", { method: "POST", headers: { "content-type": "application/json", "stripe-signature": signature }, body: payload }, c.env);
-  if (res.status !== 200) {
-    return c.html(page("Not paid", `<h1>The webhook did not accept the payment</h1><p>It answered ${res.status}: <code>${escape(await res.text())}</code></p>`), 502, SECURITY_HEADERS);
+  const paymentIntent = `pi_local_${row.id.slice("cs_local_".length)}`;
+  const customer = `cus_local_${row.accountId}`;
+  const event = localEvent(`evt_local_${row.id}`, "checkout.session.completed", {
+    id: row.id,
+    object: "checkout.session",
+    client_reference_id: row.accountId,
+    metadata: { account_id: row.accountId, package_id: row.packageId, credits: String(row.credits) },
+    amount_total: row.amount,
+    currency: row.currency,
+    payment_intent: paymentIntent,
+    customer,
+    payment_status: "paid",
+    status: "complete",
+  });
+  const res = await sendSignedEvent(c.env, event);
+  // Asked to save the card: Stripe also says its PaymentIntent succeeded with setup_future_usage, which
+  // is what saves the card auto-recharge charges (auto-recharge.ts).
+  const saved =
+    res.status === 200 && save
+      ? await sendSignedEvent(
+          c.env,
+          localEvent(`evt_local_${paymentIntent}`, "payment_intent.succeeded", {
+            id: paymentIntent,
+            object: "payment_intent",
+            amount: row.amount,
+            amount_received: row.amount,
+            currency: row.currency,
+            customer,
+            payment_method: card?.paymentMethod,
+            setup_future_usage: "off_session",
+            status: "succeeded",
+            created: Math.floor(Date.now() / 1000),
+            metadata: { account_id: row.accountId, package_id: row.packageId, credits: String(row.credits) },
+          }),
+        )
+      : res;
+  if (res.status !== 200 || saved.status !== 200) {
+    const refused = res.status !== 200 ? res : saved;
+    return c.html(page("Not paid", `<h1>The webhook did not accept the payment</h1><p>It answered ${refused.status}: <code>${escape(refused.body)}</code></p>`), 502, SECURITY_HEADERS);
   }
   return c.redirect(field("success").replaceAll("{CHECKOUT_SESSION_ID}", row.id), 303);
 });
