@@ -82,6 +82,10 @@ function allowanceView(allowance: Allowance | null) {
 function autoRechargeView(ar: AutoRecharge | null, now: number, timeZone: string | null) {
   if (ar === null) return null;
   const month = thisMonth(ar, now, timeZone);
+  // Why the next crossing would charge nothing: no saved card yet (a checkout with
+  // save_payment_method saves one), or this month's limit reached.
+  const heldBack = ar.enabled && ar.card === null ? "no_payment_method" : month.heldBack === "monthly_limit_reached" ? "monthly_limit_reached" : null;
+  const heldBackUntil = heldBack === "monthly_limit_reached" ? iso(month.heldBackUntil ?? null) : null;
   return {
     enabled: ar.enabled,
     threshold: ar.plan.threshold,
@@ -93,11 +97,24 @@ function autoRechargeView(ar: AutoRecharge | null, now: number, timeZone: string
     has_payment_method: ar.card !== null,
     status: ar.status,
     disabled_reason: ar.disabledReason,
-    // Why the next crossing would charge nothing: no saved card yet (a checkout with
-    // save_payment_method saves one), or this month's limit reached.
-    held_back: ar.enabled && ar.card === null ? "no_payment_method" : month.heldBack,
+    held_back: heldBack,
+    held_back_until: heldBackUntil,
+    message: rechargeMessage(ar, heldBack, heldBackUntil),
     last_attempt_at: iso(ar.lastAttemptAt),
   };
+}
+
+function rechargeMessage(ar: AutoRecharge, heldBack: string | null, until: string | null): string | null {
+  if (!ar.enabled) return "Auto-recharge is off.";
+  if (ar.status === "disabled") {
+    return ar.disabledReason === "authentication_required"
+      ? "Auto-recharge stopped: the card needs its holder to confirm payments. Buy once with the card, then turn auto-recharge on again."
+      : `Auto-recharge stopped after the card was declined (${ar.disabledReason ?? "unknown"}). Update the card, then turn auto-recharge on again.`;
+  }
+  if (heldBack === "no_payment_method") return "Auto-recharge starts working after the next checkout with save_payment_method: true.";
+  if (heldBack === "monthly_limit_reached") return `This month's auto-recharge limit is reached; it charges again from ${until ?? "next month"}.`;
+  if (ar.status === "in_flight") return "A top-up is being charged; no other is made until it is resolved.";
+  return null;
 }
 
 export type AccountView = ReturnType<typeof accountView>;

@@ -375,6 +375,14 @@ function banner(url, adminKey, result, localCheckout) {
     "  # Then the purchase and the new balance",
     `  ${curl} ${auth} ${A}/purchases`,
     "",
+    localCheckout
+      ? "  # Auto-recharge (README, \"Auto-recharge\"): buy once saving a test card (pick it on the local checkout page) ..."
+      : "  # Auto-recharge (README, \"Auto-recharge\"): buy once saving the card (save_payment_method) ...",
+    `  ${curl} ${auth} ${json} -H "Idempotency-Key: save-$RANDOM$RANDOM" -X POST ${A}/checkout-sessions \\`,
+    `    -d '{"package_id":"starter","save_payment_method":true}'`,
+    "  # ... then top up with starter whenever available credits fall below 2000, at most 50.00 a month",
+    `  ${curl} ${auth} -X PUT ${json} ${A}/auto-recharge -d '{"enabled":true,"threshold":2000,"package_id":"starter","monthly_limit":5000}'`,
+    "",
     "  # The allowance: what it grants, when the period ends, what rolls over (README, \"Allowances and rollover\")",
     `  ${curl} ${auth} -X PUT ${json} ${A}/allowance -d '{"amount":1000,"interval":"month","rollover_max":500}'`,
     "",

@@ -44,9 +44,15 @@ describe("the monthly limit", () => {
     await debit(id, 1000);
     await alarmAt(id, T + 10);
     expect(await paymentIntentsOf(id)).toHaveLength(2);
-    expect((await account(id)).auto_recharge).toMatchObject({ status: "idle", charged_this_month: 1000, held_back: "monthly_limit_reached" });
-    // The object wakes at the start of April (UTC, the account's zone) on its own.
     const april = Date.parse("2030-04-01T00:00:00Z");
+    expect((await account(id)).auto_recharge).toMatchObject({
+      status: "idle",
+      charged_this_month: 1000,
+      held_back: "monthly_limit_reached",
+      held_back_until: "2030-04-01T00:00:00.000Z",
+      message: expect.stringContaining("limit is reached"),
+    });
+    // The object wakes at the start of April (UTC, the account's zone) on its own.
     expect(await runInDurableObject(ledger(id), (_i, state) => state.storage.getAlarm())).toBeLessThanOrEqual(april);
     await alarmAt(id, april - 1);
     expect(await paymentIntentsOf(id)).toHaveLength(2);

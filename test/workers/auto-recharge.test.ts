@@ -23,6 +23,8 @@ describe("PUT /v1/accounts/{id}/auto-recharge", () => {
       status: "idle",
       disabled_reason: null,
       held_back: "no_payment_method",
+      held_back_until: null,
+      message: "Auto-recharge starts working after the next checkout with save_payment_method: true.",
       last_attempt_at: null,
     });
   });

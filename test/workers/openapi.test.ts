@@ -20,6 +20,7 @@ const CONTRACT: [method: string, path: string][] = [
   ["put", "/v1/accounts/{id}/limits"],
   ["put", "/v1/accounts/{id}/alerts"],
   ["put", "/v1/accounts/{id}/allowance"],
+  ["put", "/v1/accounts/{id}/auto-recharge"],
   ["put", "/v1/accounts/{id}/block"],
   ["get", "/v1/admin/health"],
   ["post", "/v1/api-keys"],

@@ -41,7 +41,28 @@ export const Account = z
     holds: z.array(z.object({ id: z.string(), amount: int, operation: z.string().nullable(), expires_at: isoTime, created_at: isoTime })),
     limits: z.object({ daily: int.nullable(), monthly: int.nullable(), spent_today: int, spent_this_month: int, time_zone: z.string() }),
     low_balance: z.object({ threshold: int.nullable(), is_low: z.boolean() }),
-    auto_recharge: z.object({}).passthrough().nullable(),
+    auto_recharge: z
+      .object({
+        enabled: z.boolean(),
+        threshold: int.openapi({ description: "A charge is made when `available` falls below this" }),
+        package_id: z.string(),
+        credits: int.openapi({ description: "Credits each charge buys (the package's, as it was when auto-recharge was set)" }),
+        price: z.object({ amount: int, currency: z.string() }).openapi({ description: "What each charge costs, in the currency's smallest unit" }),
+        monthly_limit: int.nullable().openapi({ description: "Money charged per calendar month (the account's time zone) at most; null: no limit" }),
+        charged_this_month: int,
+        has_payment_method: z.boolean().openapi({ description: "A card is saved (by a checkout with save_payment_method)" }),
+        status: z.enum(["idle", "in_flight", "disabled"]).openapi({ description: "in_flight: a charge is with Stripe and no other is made until it is resolved" }),
+        disabled_reason: z.string().nullable().openapi({ description: "Why it stopped (authentication_required, declined: <code>); setting it again turns it back on" }),
+        held_back: z
+          .enum(["no_payment_method", "monthly_limit_reached"])
+          .nullable()
+          .openapi({ description: "Why a crossing of the threshold would charge nothing now" }),
+        held_back_until: isoTime.nullable().openapi({ description: "monthly_limit_reached: when the next month starts and the charge goes" }),
+        message: z.string().nullable().openapi({ description: "The state in words, for a person" }),
+        last_attempt_at: isoTime.nullable(),
+      })
+      .nullable()
+      .openapi({ description: "Auto-recharge: when available credits fall below the threshold, buy the package with the saved card" }),
     allowance: z
       .object({
         amount: int,
