@@ -188,6 +188,8 @@ export function placeHold(state: LedgerState, input: HoldInput, now: number): St
   }
   draft.putHold(hold);
   draft.entry("hold", 0, { ...input, holdId: hold.id, reserved: hold.amount });
+  // The balance is unchanged (no balance.low), but available fell: the next action needs the top-up.
+  checkRecharge(draft);
   return draft.done({ ...draft.totals(), hold });
 }
 

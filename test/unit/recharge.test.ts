@@ -35,6 +35,15 @@ describe("the recharge trigger", () => {
     expect(state.autoRecharge).toMatchObject({ attempts: 1, inFlight: { number: 1 } });
   });
 
+  it("a hold that takes available below the threshold marks the charge too (the balance itself is unchanged)", () => {
+    const state = withRecharge(150);
+    const held = rules.placeHold(state, { holdId: "h1", amount: 100, ttlMs: 60_000, operation: null, quantities: null, metadata: null, description: null }, T0);
+    expect(held.outcome.ok).toBe(true);
+    expect(held.state.autoRecharge).toMatchObject({ status: "in_flight", inFlight: { number: 1 } });
+    const small = rules.placeHold(state, { holdId: "h2", amount: 50, ttlMs: 60_000, operation: null, quantities: null, metadata: null, description: null }, T0);
+    expect(small.state.autoRecharge).toMatchObject({ status: "idle", inFlight: null });
+  });
+
   it("charges nothing past the monthly limit and says why; a new month re-arms", () => {
     const plan = { ...PLAN, monthlyLimit: 900 };
     let state = withRecharge(300, plan);
