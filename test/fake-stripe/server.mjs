@@ -14,8 +14,10 @@
 //   POST /__pay/{session}: the buyer pays a session (test control): it becomes complete and paid,
 //     with a succeeded PaymentIntent (`setup_future_usage` as the session asked, payment_method
 //     pm_card_visa or the JSON body's `payment_method`). No webhook is sent: tests deliver their own.
-//   POST /__cards/{payment_method}: the JSON body's `outcomes` (decline codes, or "succeeded") are what
-//     the next PaymentIntents charged to that card get, in order; then it succeeds.
+//   POST /__cards/{payment_method}: the JSON body's `outcomes` (decline codes, "succeeded", or
+//     "processing": accepted, outcome later) are what the next PaymentIntents charged to that card get,
+//     in order; then it succeeds.
+//   POST /__fail/{payment_intent}: a processing PaymentIntent fails later (the body's `code`).
 //   GET /__calls: every API call received so far, [{method, path, idempotency_key, params, outcome}],
 //     params flat as sent (`metadata[account_id]`, `line_items[0][price_data][currency]`, …), outcome
 //     one of created, replayed, in_progress (409), idempotency_error (400), error.
@@ -108,9 +110,10 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
     const fixed = { pm_card_chargeDeclined: "card_declined", pm_card_authenticationRequired: "authentication_required" };
     const queue = scripted.get(pi.payment_method);
     const code = queue?.length ? queue.shift() : (fixed[pi.payment_method] ?? "succeeded");
-    if (code === "succeeded") {
-      intents.push(pi);
-      return pi;
+    if (code === "succeeded" || code === "processing") {
+      const made = code === "processing" ? { ...pi, status: "processing", amount_received: 0 } : pi;
+      intents.push(made);
+      return made;
     }
     const [message, status] = declineMessages[code] ?? [`Your card was declined (${code}).`, "requires_payment_method"];
     const failed = { ...pi, status, amount_received: 0, last_payment_error: { code, message } };
@@ -165,9 +168,15 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
       res.end(JSON.stringify(value));
     };
     if (req.method === "GET" && url.pathname === "/__calls") return json(200, calls);
-    const control = url.pathname.match(/^\/__(pay|cards)\/([^/]+)$/);
+    const control = url.pathname.match(/^\/__(pay|cards|fail)\/([^/]+)$/);
     if (req.method === "POST" && control) {
       const input = body ? JSON.parse(body) : {};
+      if (control[1] === "fail") {
+        const pi = intents.find((i) => i.id === control[2]);
+        if (!pi) return stripeError(res, 404, "invalid_request_error", `No such payment_intent: '${control[2]}'`);
+        Object.assign(pi, { status: "requires_payment_method", last_payment_error: { code: input.code ?? "card_declined", message: "Your card was declined." } });
+        return json(200, pi);
+      }
       if (control[1] === "cards") {
         scripted.set(control[2], [...(input.outcomes ?? [])]);
         return json(200, { payment_method: control[2], outcomes: scripted.get(control[2]) });

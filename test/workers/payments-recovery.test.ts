@@ -1,10 +1,10 @@
 // Charged ⇒ credited: the hourly pass lists what Stripe (the fake API) says was paid and applies what
 // no webhook applied, once, even when the webhook then arrives; each repair shows in admin health.
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { latestPass, RECONCILE_CRON, runCron } from "./cron-helpers";
 import { account, api, ledger, openAccount, steadyClock } from "./helpers";
-import { fakeStripe, PACKAGE, paymentIntentsOf, saveCard, withPackage, type FakePaymentIntent } from "./recharge-helpers";
+import { fakeStripe, PACKAGE, paymentIntentsOf, saveCard, scriptCard, withPackage, type FakePaymentIntent } from "./recharge-helpers";
 import { deliver, event } from "./stripe-events";
 
 /** The hourly invocation, with no grace: every payment made so far is old enough for the pass. */
@@ -84,5 +84,23 @@ describe("the charged ⇒ credited pass", () => {
     await hourlyPass();
     expect((await account("rec-outage")).balance).toBe(1400);
     expect(await repairOf(pi.id)).toMatchObject({ outcome: "credited: auto_recharge" });
+  });
+
+  it("a failed charge whose payment_failed webhook was lost does not leave the attempt in flight for good", async () => {
+    const id = "rec-failed";
+    await scriptCard("pm_rec_later", ["processing"]);
+    await steadyClock(id);
+    await openAccount(id, 1000);
+    await api("PUT", `/v1/accounts/${id}/auto-recharge`, { body: { enabled: true, threshold: 500, package_id: PACKAGE.id } });
+    await saveCard(id, "pm_rec_later");
+    expect((await api("POST", `/v1/accounts/${id}/debits`, { body: { amount: 600 } })).status).toBe(201);
+    await runDurableObjectAlarm(ledger(id));
+    const [pi] = await paymentIntentsOf(id);
+    expect(pi).toMatchObject({ status: "processing" });
+    // Stripe declines it later, and its webhook never arrives.
+    await fakeStripe(`/__fail/${pi!.id}`, { method: "POST", body: JSON.stringify({ code: "insufficient_funds" }) });
+    await hourlyPass();
+    const after = await runInDurableObject(ledger(id), (_i, state) => JSON.parse(state.storage.sql.exec("SELECT auto_recharge FROM account").one().auto_recharge as string));
+    expect(after).toMatchObject({ status: "in_flight", inFlight: { number: 1, tries: 2 } });
   });
 });

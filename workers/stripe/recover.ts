@@ -3,11 +3,12 @@
 // The pass lists paid Checkout Sessions and succeeded PaymentIntents created in a window, asks D1 which
 // of them are applied already, and applies the rest through the webhook's own functions under the same
 // keys, so a payment the pass credits and whose webhook then arrives is credited once. Each repair is
-// recorded in `payment_repairs` (the admin health view shows them).
+// recorded in `payment_repairs` (the admin health view shows them). Failed auto-recharge charges are
+// told to their account again, so a lost payment_failed cannot leave an attempt in flight for good.
 import type Stripe from "stripe";
 import type { Env } from "../env";
 import type { Outcome } from "./applied";
-import { cardSavedBy, creditRecharge, rechargeOf, saveCard } from "./auto-recharge";
+import { cardSavedBy, creditRecharge, paymentFailed, rechargeOf, saveCard } from "./auto-recharge";
 import { credit } from "./events";
 
 export interface RecoveryWindow {
@@ -125,6 +126,18 @@ export async function recoverPayments(env: Env, stripe: Stripe, window: Recovery
         { stripeObject: pi.id, kind: "auto_recharge", accountId: r?.accountId ?? null, credits: r?.credits ?? 0, amount: pi.amount_received || pi.amount, currency: pi.currency },
         () => creditRecharge(env, pi, now),
       );
+    }
+    // A failed auto-recharge whose payment_failed webhook was lost would leave its attempt in flight,
+    // and no other could start: telling the account again is harmless (a stale try changes nothing).
+    for (const pi of page) {
+      if (pi.status !== "requires_payment_method" && pi.status !== "requires_action" && pi.status !== "canceled") continue;
+      if (!pi.last_payment_error || !rechargeOf(pi)) continue;
+      try {
+        await paymentFailed(env, pi);
+      } catch (err) {
+        failures++;
+        console.error(`payments pass: recording the failure of ${pi.id} failed; the next pass tries again`, err);
+      }
     }
     const saves = succeeded.flatMap((pi) => {
       const saved = cardSavedBy(pi);
