@@ -21,6 +21,9 @@ export default defineConfig(async () => {
           bindings: {
             TEST_MIGRATIONS: migrations,
             ADMIN_API_KEY: "test_admin_key_0123456789",
+            // Not development, whatever `npm run dev` wrote to .dev.vars (which wrangler reads here
+            // too): the tests that want the local test checkout say so themselves.
+            ENVIRONMENT: "test",
             // The Worker's Stripe client talks to the fake Stripe API (test/fake-stripe).
             STRIPE_API_BASE: inject("stripeApiBase"),
             STRIPE_SECRET_KEY: "sk_test_fake",
