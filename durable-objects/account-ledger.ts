@@ -203,8 +203,9 @@ export class AccountLedger extends DurableObject<Env> {
   }
 
   /**
-   * Sets or turns off auto-recharge (the Worker has checked the package). `card` replaces the saved
-   * card when given (null forgets it); absent, the card already saved stays.
+   * Sets or turns off auto-recharge (the Worker has checked the package). `card` (the one D1 keeps)
+   * is taken when it was saved no earlier than the object's own (null forgets it); absent, the card
+   * already saved stays.
    */
   async setAutoRecharge(input: { enabled: boolean; plan: RechargePlan; card?: SavedCard | null }): Promise<WireReply> {
     return this.mutate(null, undefined, (state, now) => rules.setAutoRecharge(state, input, now), (_v, a, state, now) => ({
