@@ -33,6 +33,8 @@ export default defineConfig(async () => {
             HISTORY_SHARDS: "HISTORY_1,HISTORY_2",
             // A batch D1 refused is retried at once: tests follow it through every retry to the DLQ.
             HISTORY_RETRY_BASE_SECONDS: "0",
+            // A failed webhook delivery is retried at once, so tests see a receiver recover.
+            DELIVERY_RETRY_BASE_SECONDS: "0",
           },
           // The history shards, and an empty database for tests that replay the D1 migrations one by
           // one over old data.

@@ -7,6 +7,7 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     MIGRATION_TEST_DB: D1Database;
     HISTORY: Queue<import("../workers/queue/history-message").HistoryMessage>;
+    DELIVERIES: Queue<import("../workers/webhooks/delivery-message").DeliveryMessage>;
     HISTORY_1: D1Database;
     HISTORY_2: D1Database;
     HISTORY_SHARDS: string;

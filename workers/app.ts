@@ -14,6 +14,7 @@ import { catalogue } from "./api/packages";
 import { pricing } from "./api/prices";
 import { purchasesRoutes } from "./api/purchases";
 import { usage } from "./api/usage";
+import { webhookEndpoints } from "./api/webhook-endpoints";
 import { docsPage } from "./docs/page";
 import { requireKey } from "./http/auth";
 import { ApiError, errorBody, handleError } from "./http/errors";
@@ -50,7 +51,7 @@ export function createApp() {
     await next();
   });
 
-  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, allowance, autoRecharge, health, keys, catalogue, checkout, purchasesRoutes]) app.route("/", router);
+  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, allowance, autoRecharge, health, keys, catalogue, checkout, purchasesRoutes, webhookEndpoints]) app.route("/", router);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   const info = {

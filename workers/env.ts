@@ -1,5 +1,6 @@
 import type { AccountLedger } from "../durable-objects/account-ledger";
 import type { HistoryMessage } from "./queue/history-message";
+import type { DeliveryMessage } from "./webhooks/delivery-message";
 
 /** The bindings and variables the Worker and the object receive (see wrangler.toml and .dev.vars). */
 export interface Env {
@@ -8,6 +9,10 @@ export interface Env {
   DB: D1Database;
   /** Where the objects send their history; its consumer writes the shards (workers/queue/). */
   HISTORY: Queue<HistoryMessage>;
+  /** Outgoing webhook deliveries, one message per (endpoint, event); consumed by workers/webhooks/deliver.ts. */
+  DELIVERIES: Queue<DeliveryMessage>;
+  /** The first retry delay of a failed delivery, doubled per attempt up to 4 h (default 30; tests set 0). */
+  DELIVERY_RETRY_BASE_SECONDS?: string;
   /** The D1 bindings that hold history, comma-separated (default `DB`); see workers/db/shards.ts. */
   HISTORY_SHARDS?: string;
   /** The first retry delay of a history batch D1 refused, doubled per attempt (default 2; tests set 0). */

@@ -143,20 +143,24 @@ export interface EntryDraft {
   createdAt: number;
 }
 
-export type EventType =
-  | "balance.low"
-  | "spending_limit.reached"
-  | "hold.expired"
-  | "credits.expired"
-  | "credits.expiring"
-  | "allowance.granted"
-  | "auto_recharge.succeeded"
-  | "auto_recharge.failed"
-  | "auto_recharge.disabled"
-  | "purchase.completed"
-  | "purchase.refunded"
-  | "dispute.opened"
-  | "dispute.closed";
+/** Every event an account raises (API.md, "Keys and outgoing events"): what webhook endpoints may subscribe to. */
+export const EVENT_TYPES = [
+  "balance.low",
+  "spending_limit.reached",
+  "hold.expired",
+  "credits.expired",
+  "credits.expiring",
+  "allowance.granted",
+  "auto_recharge.succeeded",
+  "auto_recharge.failed",
+  "auto_recharge.disabled",
+  "purchase.completed",
+  "purchase.refunded",
+  "dispute.opened",
+  "dispute.closed",
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface EventDraft {
   type: EventType;

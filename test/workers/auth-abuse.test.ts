@@ -32,7 +32,7 @@ function counting(limiter?: RateLimit, db: D1Database = env.DB): { env: Env; rea
     },
   });
   const base = env as unknown as Env;
-  return { env: { LEDGER: base.LEDGER, HISTORY: base.HISTORY, ADMIN_API_KEY: base.ADMIN_API_KEY, DB, AUTH_FAILURES: limiter }, reads: () => reads };
+  return { env: { LEDGER: base.LEDGER, HISTORY: base.HISTORY, DELIVERIES: base.DELIVERIES, ADMIN_API_KEY: base.ADMIN_API_KEY, DB, AUTH_FAILURES: limiter }, reads: () => reads };
 }
 
 /**

@@ -63,6 +63,19 @@ const Health = z
           .openapi({ description: "The 20 latest, newest first: each is a payment whose webhook never arrived (or could not be applied)" }),
       })
       .openapi({ description: "Charged ⇒ credited: payments Stripe took that the webhook had not applied, found by the hourly pass" }),
+    webhooks: z
+      .object({
+        active_endpoints: int,
+        disabled_endpoints: z
+          .array(z.object({ id: z.string(), url: z.string(), disabled_reason: z.string().nullable(), disabled_at: isoTime.nullable() }))
+          .openapi({ description: "Endpoints that receive nothing: disabled by an admin, or after failing every delivery for 3 days" }),
+        failing_endpoints: z
+          .array(z.object({ id: z.string(), url: z.string(), failing_since: isoTime }))
+          .openapi({ description: "Active endpoints whose every delivery has failed since failing_since (disabled 3 days after)" }),
+        pending_deliveries: int,
+        failed_deliveries_last_7_days: int,
+      })
+      .openapi({ description: "Outgoing webhooks" }),
   })
   .openapi("Health");
 
@@ -80,7 +93,7 @@ serve(health, {
   const now = Date.now();
   const db = c.env.DB;
   const reconcile = await latestRun(c.env, "reconcile", true);
-  const [sweep, payments, facts, backlog, repairs] = await Promise.all([
+  const [sweep, payments, facts, backlog, repairs, webhooks] = await Promise.all([
     latestRun(c.env, "sweep"),
     latestRun(c.env, "payments"),
     db.batch<Record<string, number | string | null>>([
@@ -91,6 +104,7 @@ serve(health, {
     ]),
     queueBacklog(c.env),
     recentRepairs(c.env, now),
+    webhooksHealth(c.env, now),
   ]);
   const [lagRow, deadRow, overdueRow, unresolvedRow] = facts.map((r) => r.results[0]);
   const lag = lagRow ? (JSON.parse(lagRow.value as string) as { lag_ms: number }) : null;
@@ -120,6 +134,7 @@ serve(health, {
       repaired_last_7_days: repairs.lastWeek,
       recent_repairs: repairs.recent,
     },
+    webhooks,
   });
 });
 
@@ -131,6 +146,28 @@ function driftView(run: RunView) {
     entries_repaired: run.entries_repaired,
     events_repaired: run.events_repaired,
     failures: run.failures,
+  };
+}
+
+async function webhooksHealth(env: Env, now: number) {
+  type Row = Record<string, string | number | null>;
+  const [endpoints = { results: [] }, counts = { results: [] }] = await env.DB.batch<Row>([
+    env.DB.prepare("SELECT id, url, status, disabled_reason, disabled_at, failing_since FROM webhook_endpoints"),
+    env.DB.prepare(
+      "SELECT sum(status = 'pending') AS pending, sum(status = 'failed' AND updated_at >= ?1) AS failed FROM webhook_deliveries WHERE status != 'delivered'",
+    ).bind(now - 7 * 24 * 3_600_000),
+  ]);
+  const rows = endpoints.results;
+  return {
+    active_endpoints: rows.filter((r) => r.status === "active").length,
+    disabled_endpoints: rows
+      .filter((r) => r.status === "disabled")
+      .map((r) => ({ id: r.id as string, url: r.url as string, disabled_reason: r.disabled_reason as string | null, disabled_at: iso(r.disabled_at as number | null) })),
+    failing_endpoints: rows
+      .filter((r) => r.status === "active" && r.failing_since !== null)
+      .map((r) => ({ id: r.id as string, url: r.url as string, failing_since: iso(r.failing_since as number) as string })),
+    pending_deliveries: Number(counts.results[0]?.pending ?? 0),
+    failed_deliveries_last_7_days: Number(counts.results[0]?.failed ?? 0),
   };
 }
 

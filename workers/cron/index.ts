@@ -8,11 +8,14 @@ import { paymentsPass, type PaymentsPassResult } from "./payments";
 import { reconcile, type ReconcileResult } from "./reconcile";
 import { cronSettings } from "./settings";
 import { sweep, type SweepResult } from "./sweep";
+import { requeueOverdueDeliveries } from "../webhooks/requeue";
 
 export interface ScheduledOutcome {
   sweep: SweepResult;
   reconcile: ReconcileResult | null;
   payments: PaymentsPassResult | null;
+  /** Webhook deliveries whose message was overdue, queued again. */
+  requeued: number;
 }
 
 export async function handleScheduled(controller: ScheduledController, env: Env): Promise<ScheduledOutcome> {
@@ -20,6 +23,7 @@ export async function handleScheduled(controller: ScheduledController, env: Env)
   const started = Date.now();
   const common = { scheduledTime: controller.scheduledTime, concurrency: settings.concurrency };
   const swept = await sweep(env, { ...common, deadline: started + settings.sweepBudgetMs, maxAccounts: settings.sweepMaxAccounts });
+  const requeued = await requeueOverdueDeliveries(env, Date.now());
   const reconciles = controller.cron === settings.reconcileCron || controller.cron === "";
   const reconciled = reconciles
     ? await reconcile(env, {
@@ -44,5 +48,5 @@ export async function handleScheduled(controller: ScheduledController, env: Env)
       (reconciled ? `; reconciled ${reconciled.checked}, drift in ${reconciled.drift.length}` : "") +
       (payments && payments.status !== "not_configured" ? `; payments: checked ${payments.checked}, repaired ${payments.repaired}` : ""),
   );
-  return { sweep: swept, reconcile: reconciled, payments };
+  return { sweep: swept, reconcile: reconciled, payments, requeued };
 }

@@ -333,3 +333,57 @@ export const paymentRepairs = sqliteTable(
   },
   (t) => [index("payment_repairs_repaired").on(t.repairedAt)],
 );
+
+/**
+ * Where operators receive the accounts' events (outgoing webhooks). The secret signs every delivery;
+ * during a rotation the previous one signs too, until `previous_secret_expires_at`.
+ */
+export const webhookEndpoints = sqliteTable("webhook_endpoints", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  /** JSON array of event types, or ["*"]. */
+  events: text("events").notNull(),
+  description: text("description"),
+  secret: text("secret").notNull(),
+  previousSecret: text("previous_secret"),
+  previousSecretExpiresAt: integer("previous_secret_expires_at"),
+  status: text("status", { enum: ["active", "disabled"] }).notNull(),
+  disabledReason: text("disabled_reason"),
+  disabledAt: integer("disabled_at"),
+  /** The first failure since the last success: an endpoint failing everything for 3 days is disabled. */
+  failingSince: integer("failing_since"),
+  lastSuccessAt: integer("last_success_at"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** One event to one endpoint: what was sent, how often, and how it ended. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    endpointId: text("endpoint_id").notNull(),
+    eventId: text("event_id").notNull(),
+    accountId: text("account_id").notNull(),
+    type: text("type").notNull(),
+    /** The exact body POSTed, so every attempt (and a re-send by hand) sends the same bytes. */
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    /** When the Queue brings it back (the retry's delay), while pending. */
+    nextAttemptAt: integer("next_attempt_at"),
+    /** The start of its 3-day window (a re-send by hand starts a new one). */
+    firstAttemptAt: integer("first_attempt_at"),
+    deliveredAt: integer("delivered_at"),
+    /** When the event happened in its account, for ordering the list. */
+    eventCreatedAt: integer("event_created_at").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.endpointId, t.eventId] }),
+    index("webhook_deliveries_endpoint_created").on(t.endpointId, t.eventCreatedAt, t.eventId),
+    index("webhook_deliveries_status_next").on(t.status, t.nextAttemptAt),
+  ],
+);

@@ -3,10 +3,12 @@
 // main database's shard batch when it is a shard), all at once. A message is acknowledged only after
 // every write it needs has committed; the others are retried with a growing delay, and after the
 // consumer's max_retries the Queue moves them to the dead-letter queue (workers/queue/dead-letters.ts).
+// Once written, the events are fanned out to the outgoing webhook endpoints (workers/webhooks/).
 
 import { MAIN_SHARD, shardDb } from "../db/shards";
 import type { Env } from "../env";
 import { HistoryMessage } from "./history-message";
+import { fanOut } from "../webhooks/fan-out";
 import { directoryStatements, historyLagStatement, shardStatements } from "./history-writes";
 
 /** The longest pause between two attempts; max_retries (10) attempts then span about a quarter hour. */
@@ -79,6 +81,18 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
     console.error(`history: writing ${write.items.length} message(s) to ${database} failed`, result.reason);
     for (const item of write.items) failed.add(item.message);
   });
+
+  // The events now in D1 go out to the webhook endpoints that want them. If that fails, the messages
+  // are retried: their writes are idempotent, and so is the fan-out.
+  const written = valid.filter((item) => !failed.has(item.message) && item.body.events.length > 0);
+  if (written.length) {
+    try {
+      await fanOut(env, written.map((item) => ({ accountId: item.body.account.id, events: item.body.events })), Date.now());
+    } catch (err) {
+      console.error(`history: fanning ${written.length} message(s) out to webhook endpoints failed`, err);
+      for (const item of written) failed.add(item.message);
+    }
+  }
 
   const base = retryBaseSeconds(env.HISTORY_RETRY_BASE_SECONDS);
   for (const message of batch.messages) {
