@@ -1,9 +1,23 @@
 // Outgoing webhooks end to end in the Workers runtime: the objects' events reach D1 through the history
 // Queue, fan out to the endpoints, and the deliveries Queue POSTs them to receivers (behind the
 // consumer's injected fetch), signed, retried, recorded.
+import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, flush, openAccount } from "./helpers";
-import { createEndpoint, deliveriesUntil, receiver } from "./webhook-helpers";
+import type { AccountLedger } from "../../durable-objects/account-ledger";
+import { RETRY_WINDOW_MS, consumeDeliveries } from "../../workers/webhooks/deliver";
+import { deliveryMessage } from "../../workers/webhooks/delivery-message";
+import { setClock } from "./cron-helpers";
+import { api, eventually, flush, ledger, openAccount } from "./helpers";
+import { createEndpoint, deliveriesOf, deliveriesUntil, receiver } from "./webhook-helpers";
+
+const lowAlert = (id: string, threshold: number) => api("PUT", `/v1/accounts/${id}/alerts`, { body: { low_balance_threshold: threshold } });
+const debit = (id: string, amount: number) => api("POST", `/v1/accounts/${id}/debits`, { body: { amount } });
+
+/** An account whose next debit of 600 crosses its low-balance threshold (one balance.low event). */
+async function aboutToRunLow(id: string) {
+  await openAccount(id, 1000);
+  expect((await lowAlert(id, 500)).status).toBe(200);
+}
 
 describe("delivery", () => {
   it("a burst of debits crossing the low threshold delivers exactly one balance.low; a top-up and another crossing deliver a second", async () => {
@@ -25,5 +39,145 @@ describe("delivery", () => {
     const second = await deliveriesUntil(endpoint.id, (rows) => rows.length === 2 && rows.every((r) => r.status === "delivered"));
     expect(second.map((r) => r.type)).toEqual(["balance.low", "balance.low"]);
     expect(new Set(hook.received().map((r) => r.event.id)).size).toBe(2);
+  });
+
+  it("a receiver failing 3 times then succeeding gets the event once it recovers, every attempt recorded", async () => {
+    const hook = receiver((_r, count) => (count <= 3 ? 503 : 200));
+    const endpoint = await createEndpoint(hook.url, ["balance.low"]);
+    await aboutToRunLow("wh-flaky");
+    await debit("wh-flaky", 600);
+    await flush("wh-flaky");
+    const [row] = await deliveriesUntil(endpoint.id, (rows) => rows[0]?.status === "delivered");
+    expect(row).toMatchObject({ status: "delivered", attempts: 4, last_status_code: 200 });
+    // Four POSTs of the same event, with the same id.
+    expect(hook.received().map((r) => r.event.id)).toEqual(Array(4).fill(row?.event_id));
+    const log = await api("GET", `/v1/webhook-endpoints/${endpoint.id}/deliveries`);
+    expect(log.body.data).toEqual([expect.objectContaining({ event_id: row?.event_id, type: "balance.low", status: "delivered", attempts: 4, last_status_code: 200 })]);
+    // Its success clears the endpoint's failing streak.
+    const listed = (await api("GET", "/v1/webhook-endpoints")).body.data.find((e: { id: string }) => e.id === endpoint.id);
+    expect(listed).toMatchObject({ status: "active", failing_since: null, last_success_at: expect.any(String) });
+  });
+
+  it("a receiver that never recovers: the delivery ends failed after 3 days, and the endpoint is disabled", async () => {
+    // On its first call the receiver moves what is stored 3 days back, as if the delivery and the
+    // endpoint had been failing since then: that attempt is the one past the window.
+    let endpointId = "";
+    const hook = receiver(async (_request, count) => {
+      if (count === 1) {
+        const past = Date.now() - RETRY_WINDOW_MS - 1000;
+        await env.DB.batch([
+          env.DB.prepare("UPDATE webhook_deliveries SET first_attempt_at = ?2 WHERE endpoint_id = ?1").bind(endpointId, past),
+          env.DB.prepare("UPDATE webhook_endpoints SET failing_since = ?2 WHERE id = ?1").bind(endpointId, past),
+        ]);
+      }
+      return 500;
+    });
+    const endpoint = await createEndpoint(hook.url, ["balance.low"]);
+    endpointId = endpoint.id;
+    await aboutToRunLow("wh-dead");
+    await debit("wh-dead", 600);
+    await flush("wh-dead");
+    const [row] = await deliveriesUntil(endpoint.id, (rows) => rows[0]?.status === "failed");
+    expect(row).toMatchObject({ status: "failed", attempts: 1, last_status_code: 500 });
+    const health = await api("GET", "/v1/admin/health");
+    expect(health.body.webhooks.disabled_endpoints).toContainEqual(
+      expect.objectContaining({ id: endpoint.id, disabled_reason: "every delivery failed for 3 days" }),
+    );
+    // Disabled: a later event is not sent to it.
+    await api("POST", "/v1/accounts/wh-dead/grants", { body: { amount: 1000 } });
+    await debit("wh-dead", 1000);
+    await flush("wh-dead");
+    expect(await deliveriesOf(endpoint.id)).toHaveLength(1);
+    expect(hook.received()).toHaveLength(1);
+  });
+
+  it("an event whose transaction rolled back is never delivered", async () => {
+    const hook = receiver();
+    const endpoint = await createEndpoint(hook.url, ["balance.low"]);
+    await aboutToRunLow("wh-rollback");
+    // The debit's transaction fails after its rule ran (the balance.low it raised was in it).
+    await runInDurableObject(ledger("wh-rollback"), (instance: AccountLedger) => {
+      const store = (instance as unknown as { store: { persist: (...args: unknown[]) => unknown } }).store;
+      const persist = store.persist.bind(store);
+      let calls = 0;
+      store.persist = (...args: unknown[]) => {
+        if (++calls === 1) throw new Error("test: the transaction fails");
+        return persist(...args);
+      };
+    });
+    expect((await debit("wh-rollback", 600)).status).toBe(500);
+    await flush("wh-rollback");
+    expect(await deliveriesOf(endpoint.id)).toEqual([]);
+    // The same debit now commits: its balance.low is the only one delivered.
+    expect((await debit("wh-rollback", 600)).status).toBe(201);
+    await flush("wh-rollback");
+    await deliveriesUntil(endpoint.id, (rows) => rows[0]?.status === "delivered");
+    expect(hook.received()).toHaveLength(1);
+  });
+
+  it("a message the Queue delivers twice is POSTed with the same event id", async () => {
+    const hook = receiver();
+    const endpoint = await createEndpoint(hook.url, ["balance.low"]);
+    await aboutToRunLow("wh-twice");
+    await debit("wh-twice", 600);
+    await flush("wh-twice");
+    const [row] = await deliveriesUntil(endpoint.id, (rows) => rows[0]?.status === "delivered");
+    // The Queue brings the same message twice at once (its ack was lost): both may POST, never another id.
+    await env.DB.prepare("UPDATE webhook_deliveries SET status = 'pending' WHERE endpoint_id = ?").bind(endpoint.id).run();
+    const message = { id: "m1", timestamp: new Date(), attempts: 1, body: deliveryMessage(endpoint.id, row!.event_id) };
+    const batches = [createMessageBatch("credence-deliveries", [message]), createMessageBatch("credence-deliveries", [{ ...message, id: "m2" }])];
+    await Promise.all(batches.map((batch) => consumeDeliveries(batch, env)));
+    for (const batch of batches) expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(1);
+    const ids = hook.received().map((r) => [r.event.id, r.headers["credence-event-id"]]);
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(ids.flat())).toEqual(new Set([row!.event_id]));
+  });
+
+  it("spending_limit.reached is delivered once per period", async () => {
+    const hook = receiver();
+    const endpoint = await createEndpoint(hook.url, ["spending_limit.reached"]);
+    const id = "wh-limit";
+    const day = Date.parse("2030-05-10T12:00:00Z");
+    await setClock(id, day);
+    await openAccount(id, 10_000);
+    expect((await api("PUT", `/v1/accounts/${id}/limits`, { body: { daily: 100 } })).status).toBe(200);
+    expect((await debit(id, 80)).status).toBe(201);
+    for (let i = 0; i < 5; i++) expect((await debit(id, 50)).status).toBe(402);
+    await flush(id);
+    await deliveriesUntil(endpoint.id, (rows) => rows.length === 1 && rows[0]?.status === "delivered");
+    // The next day's limit is reached once more.
+    await setClock(id, day + 24 * 3_600_000);
+    expect((await debit(id, 80)).status).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await debit(id, 50)).status).toBe(402);
+    await flush(id);
+    const rows = await deliveriesUntil(endpoint.id, (r) => r.length === 2 && r.every((x) => x.status === "delivered"));
+    expect(rows.map((r) => r.type)).toEqual(["spending_limit.reached", "spending_limit.reached"]);
+    expect(hook.received().map((r) => r.event.data.period)).toEqual(["daily", "daily"]);
+  });
+
+  it("a failed delivery can be sent again by hand; a disabled endpoint receives nothing", async () => {
+    let up = false;
+    const hook = receiver(() => (up ? 200 : 500));
+    const endpoint = await createEndpoint(hook.url, ["balance.low"]);
+    await aboutToRunLow("wh-manual");
+    await debit("wh-manual", 600);
+    await flush("wh-manual");
+    await deliveriesUntil(endpoint.id, (rows) => (rows[0]?.attempts ?? 0) >= 2);
+    await env.DB.prepare("UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = ?").bind(endpoint.id).run();
+    const [failed] = await deliveriesOf(endpoint.id);
+    up = true;
+    const resent = await api("POST", `/v1/webhook-endpoints/${endpoint.id}/deliveries/${failed!.event_id}/retry`);
+    expect(resent.status).toBe(202);
+    await deliveriesUntil(endpoint.id, (rows) => rows[0]?.status === "delivered");
+    expect(hook.received().at(-1)?.event.id).toBe(failed!.event_id);
+
+    expect((await api("DELETE", `/v1/webhook-endpoints/${endpoint.id}`)).body).toMatchObject({ status: "disabled", disabled_reason: "disabled by an admin" });
+    const before = hook.received().length;
+    await api("POST", "/v1/accounts/wh-manual/grants", { body: { amount: 1000 } });
+    await debit("wh-manual", 1000);
+    await flush("wh-manual");
+    expect(await deliveriesOf(endpoint.id)).toHaveLength(1);
+    expect(hook.received()).toHaveLength(before);
+    expect((await api("POST", `/v1/webhook-endpoints/${endpoint.id}/deliveries/${failed!.event_id}/retry`)).status).toBe(409);
   });
 });

@@ -112,7 +112,7 @@ async function deliverOne(env: Env, message: Message<unknown>, base: number, now
   const delay = retryDelaySeconds(base, attempts);
   const [, failing] = await env.DB.batch<{ failing_since: number }>([
     env.DB.prepare(
-      `UPDATE webhook_deliveries SET status = ?3, attempts = ?4, last_status_code = ?5, last_error = ?6, first_attempt_at = ?7,
+      `UPDATE webhook_deliveries SET status = ?3, attempts = ?4, last_status_code = ?5, last_error = ?6, first_attempt_at = coalesce(first_attempt_at, ?7),
          next_attempt_at = ?8, updated_at = ?9
        WHERE endpoint_id = ?1 AND event_id = ?2 AND status = 'pending'`,
     ).bind(endpoint_id, event_id, final ? "failed" : "pending", attempts, result.status, result.error, firstAttempt, final ? null : now + delay * 1000, done),
@@ -120,8 +120,13 @@ async function deliverOne(env: Env, message: Message<unknown>, base: number, now
   ]);
   const failingSince = failing?.results[0]?.failing_since ?? now;
   if (now - failingSince >= RETRY_WINDOW_MS) {
+    // Nothing more goes to it, this delivery included.
     await disableEndpoint(env.DB, endpoint_id, "every delivery failed for 3 days", done);
+    await env.DB.prepare("UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL WHERE endpoint_id = ?1 AND event_id = ?2 AND status = 'pending'")
+      .bind(endpoint_id, event_id)
+      .run();
     console.error(`deliveries: endpoint ${endpoint_id} disabled: every delivery failed for 3 days`);
+    return { ack: true };
   }
   return final ? { ack: true } : { retryAfter: delay };
 }
