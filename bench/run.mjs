@@ -144,9 +144,11 @@ const HISTORY_SHARDS = (process.env.BENCH_HISTORY_SHARDS || "DB").split(",").map
 const D1_DATABASES = { DB: "credence-bench", HISTORY_2: "credence-bench-history-2" };
 const HISTORY_QUEUE = "credence-history";
 const HISTORY_DLQ = "credence-history-dlq";
+const DELIVERIES_QUEUE = "credence-deliveries";
 const QUEUE_CONSUMERS = {
   [HISTORY_QUEUE]: { maxBatchSize: 100, maxBatchTimeout: 0.25, maxRetries: 10, deadLetterQueue: HISTORY_DLQ },
   [HISTORY_DLQ]: { maxBatchSize: 100, maxBatchTimeout: 5, maxRetries: 10 },
+  [DELIVERIES_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100 },
 };
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
@@ -307,7 +309,7 @@ async function start() {
       CEILING: { className: "BenchCeiling", useSQLite: true },
     },
     d1Databases: D1_DATABASES,
-    queueProducers: { HISTORY: { queueName: HISTORY_QUEUE } },
+    queueProducers: { HISTORY: { queueName: HISTORY_QUEUE }, DELIVERIES: { queueName: DELIVERIES_QUEUE } },
     queueConsumers: QUEUE_CONSUMERS,
     cf: false, // a placeholder request.cf; never fetched from the network
     ...(process.env.BENCH_DEBUG ? { log: new Log(LogLevel.WARN) } : {}),

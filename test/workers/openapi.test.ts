@@ -26,6 +26,12 @@ const CONTRACT: [method: string, path: string][] = [
   ["post", "/v1/api-keys"],
   ["get", "/v1/api-keys"],
   ["delete", "/v1/api-keys/{id}"],
+  ["post", "/v1/webhook-endpoints"],
+  ["get", "/v1/webhook-endpoints"],
+  ["delete", "/v1/webhook-endpoints/{id}"],
+  ["post", "/v1/webhook-endpoints/{id}/rotate-secret"],
+  ["get", "/v1/webhook-endpoints/{id}/deliveries"],
+  ["post", "/v1/webhook-endpoints/{id}/deliveries/{event_id}/retry"],
 ];
 
 const get = (path: string) => exports.default.fetch(`https://credence.test${path}`);

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { AccountLedger } from "../../durable-objects/account-ledger";
 import { RETRY_WINDOW_MS, consumeDeliveries } from "../../workers/webhooks/deliver";
 import { deliveryMessage } from "../../workers/webhooks/delivery-message";
-import { setClock } from "./cron-helpers";
+import { runCron, setClock } from "./cron-helpers";
 import { api, eventually, flush, ledger, openAccount } from "./helpers";
 import { createEndpoint, deliveriesOf, deliveriesUntil, receiver } from "./webhook-helpers";
 
@@ -179,5 +179,23 @@ describe("delivery", () => {
     expect(await deliveriesOf(endpoint.id)).toHaveLength(1);
     expect(hook.received()).toHaveLength(before);
     expect((await api("POST", `/v1/webhook-endpoints/${endpoint.id}/deliveries/${failed!.event_id}/retry`)).status).toBe(409);
+  });
+});
+
+describe("the cron's backstop", () => {
+  it("queues again a pending delivery whose message was lost", async () => {
+    const hook = receiver();
+    const endpoint = await createEndpoint(hook.url, ["balance.low"]);
+    const now = Date.now();
+    // A row the fan-out wrote before failing to send its message, 20 minutes ago.
+    await env.DB.prepare(
+      `INSERT INTO webhook_deliveries (endpoint_id, event_id, account_id, type, payload, status, next_attempt_at, event_created_at, created_at, updated_at)
+       VALUES (?1, 'evt_wh-lost_1', 'wh-lost', 'balance.low', ?2, 'pending', ?3, ?3, ?3, ?3)`,
+    )
+      .bind(endpoint.id, JSON.stringify({ id: "evt_wh-lost_1", type: "balance.low", created_at: new Date(now).toISOString(), account_id: "wh-lost", data: {} }), now - 20 * 60_000)
+      .run();
+    await runCron(now);
+    await deliveriesUntil(endpoint.id, (rows) => rows[0]?.status === "delivered");
+    expect(hook.received().map((r) => r.event.id)).toEqual(["evt_wh-lost_1"]);
   });
 });
