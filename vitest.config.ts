@@ -24,6 +24,8 @@ export default defineConfig(async () => {
             // Not development, whatever `npm run dev` wrote to .dev.vars (which wrangler reads here
             // too): the tests that want the local test checkout say so themselves.
             ENVIRONMENT: "test",
+            // Signs the hosted page's session cookies.
+            SESSION_SECRET: "test_session_secret_0123456789",
             // The Worker's Stripe client talks to the fake Stripe API (test/fake-stripe).
             STRIPE_API_BASE: inject("stripeApiBase"),
             STRIPE_SECRET_KEY: "sk_test_fake",

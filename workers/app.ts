@@ -12,6 +12,7 @@ import { grants } from "./api/grants";
 import { holds } from "./api/holds";
 import { catalogue } from "./api/packages";
 import { pricing } from "./api/prices";
+import { portalSessions } from "./api/portal-sessions";
 import { purchasesRoutes } from "./api/purchases";
 import { usage } from "./api/usage";
 import { webhookEndpoints } from "./api/webhook-endpoints";
@@ -38,6 +39,9 @@ export function createApp() {
   // benchmark measured ~10 % more CPU per debit with it loaded in every isolate.
   app.post("/stripe/webhook", async (c) => (await import("./stripe/webhook")).webhook.fetch(c.req.raw, c.env));
   app.all("/checkout/local/*", async (c) => (await import("./stripe/local-checkout")).localCheckoutPages.fetch(c.req.raw, c.env));
+  // The hosted page, loaded on its first request: an isolate that only debits never parses it.
+  app.all("/portal", async (c) => (await import("./portal/app")).portal.fetch(c.req.raw, c.env));
+  app.all("/portal/*", async (c) => (await import("./portal/app")).portal.fetch(c.req.raw, c.env));
 
   app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ApiError(413, "payload_too_large", "The request body is larger than 64 KiB."); } }));
   app.use("/v1/*", requireKey);
@@ -51,7 +55,7 @@ export function createApp() {
     await next();
   });
 
-  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, allowance, autoRecharge, health, keys, catalogue, checkout, purchasesRoutes, webhookEndpoints]) app.route("/", router);
+  for (const router of [accounts, pricing, debits, holds, grants, entries, usage, controls, allowance, autoRecharge, health, keys, catalogue, checkout, purchasesRoutes, webhookEndpoints, portalSessions]) app.route("/", router);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   const info = {

@@ -13,6 +13,13 @@ export interface Env {
   DELIVERIES: Queue<DeliveryMessage>;
   /** The first retry delay of a failed delivery, doubled per attempt up to 4 h (default 30; tests set 0). */
   DELIVERY_RETRY_BASE_SECONDS?: string;
+  /** Signs the hosted page's session cookies (`wrangler secret put SESSION_SECRET`; npm run dev writes one). */
+  SESSION_SECRET?: string;
+  /** The hosted page's branding: product name, accent colour (#rrggbb), logo URL (https), support link. */
+  PORTAL_PRODUCT_NAME?: string;
+  PORTAL_ACCENT_COLOR?: string;
+  PORTAL_LOGO_URL?: string;
+  PORTAL_SUPPORT_URL?: string;
   /** The D1 bindings that hold history, comma-separated (default `DB`); see workers/db/shards.ts. */
   HISTORY_SHARDS?: string;
   /** The first retry delay of a history batch D1 refused, doubled per attempt (default 2; tests set 0). */

@@ -1,7 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { WireReply } from "../../durable-objects/reply";
 import { packages } from "../db/schema";
+import type { Env } from "../env";
 import { requireScope } from "../http/auth";
 import { ApiError } from "../http/errors";
 import { serve } from "../http/route";
@@ -12,7 +14,7 @@ import { Account } from "./accounts";
 import { ledgerOf } from "./ledger";
 import { AccountIdParam, errors, jsonBody, jsonResponse, NonNegativeCredits, PositiveCredits } from "./schemas";
 
-const AutoRechargeBody = z
+export const AutoRechargeBody = z
   .object({
     enabled: z.boolean(),
     threshold: NonNegativeCredits.openapi({ description: "When `available` falls below this, buy the package" }),
@@ -33,8 +35,14 @@ serve(autoRecharge, {
   middleware: [requireScope("write")] as const,
   request: { params: AccountIdParam, body: jsonBody(AutoRechargeBody) },
   responses: { 200: jsonResponse(Account, "The account, with `auto_recharge`"), ...errors(400, 401, 403, 404) },
-}, async (c, { params, body }) => {
-  const pkg = await drizzle(c.env.DB).select().from(packages).where(eq(packages.id, body.package_id)).get();
+}, async (c, { params, body }) => send(await applyAutoRecharge(c.env, params.id, body)));
+
+/**
+ * Checks the package and hands the plan, with the card D1 keeps, to the account's object (the API
+ * route and the hosted page both set auto-recharge through here).
+ */
+export async function applyAutoRecharge(env: Env, accountId: string, body: z.infer<typeof AutoRechargeBody>): Promise<WireReply> {
+  const pkg = await drizzle(env.DB).select().from(packages).where(eq(packages.id, body.package_id)).get();
   if (!pkg) throw new ApiError(400, "invalid_request", `No package '${body.package_id}'.`, { field: "package_id" });
   if (!pkg.active) throw new ApiError(400, "invalid_request", `Package '${body.package_id}' is no longer on sale.`, { field: "package_id" });
   const plan = {
@@ -47,6 +55,6 @@ serve(autoRecharge, {
   };
   // The card a checkout with save_payment_method saved (the object keeps the later of it and its own);
   // without one the account answers has_payment_method: false, held_back: "no_payment_method".
-  const card = (await savedCardOf(c.env, params.id)) ?? undefined;
-  return send(await ledgerOf(c.env, params.id).setAutoRecharge({ enabled: body.enabled, plan, card }));
-});
+  const card = (await savedCardOf(env, accountId)) ?? undefined;
+  return ledgerOf(env, accountId).setAutoRecharge({ enabled: body.enabled, plan, card });
+}

@@ -387,3 +387,16 @@ export const webhookDeliveries = sqliteTable(
     index("webhook_deliveries_status_next").on(t.status, t.nextAttemptAt),
   ],
 );
+
+/**
+ * One-time links to the hosted page (POST /v1/accounts/{id}/portal-sessions): kept by the hash of their
+ * token, used once, valid one hour.
+ */
+export const portalLinks = sqliteTable("portal_links", {
+  tokenHash: text("token_hash").primaryKey(),
+  accountId: text("account_id").notNull(),
+  returnUrl: text("return_url"),
+  createdAt: integer("created_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  usedAt: integer("used_at"),
+});
