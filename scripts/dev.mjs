@@ -118,9 +118,14 @@ function ensureLocalPayments() {
     for (let i = 0; i < 32; i++) secret += BASE62[randomInt(62)];
     add.push("# Signs the local test checkout's payments; replace with your endpoint's secret to use real Stripe.", `STRIPE_WEBHOOK_SECRET=${secret}`);
   }
+  if (readVar(text, "SESSION_SECRET") === undefined) {
+    let secret = "";
+    for (let i = 0; i < 40; i++) secret += BASE62[randomInt(62)];
+    add.push("# Signs the hosted page's session cookies.", `SESSION_SECRET=${secret}`);
+  }
   if (add.length) {
     appendFileSync(DEV_VARS, `${text.endsWith("\n") ? "" : "\n"}${add.join("\n")}\n`);
-    say(`[dev] .dev.vars: added ${add.filter((l) => !l.startsWith("#")).map((l) => l.split("=")[0]).join(" and ")} for the local test checkout`);
+    say(`[dev] .dev.vars: added ${add.filter((l) => !l.startsWith("#")).map((l) => l.split("=")[0]).join(" and ")} for local payments and the hosted page`);
   }
   return readVar(readFileSync(DEV_VARS, "utf8"), "STRIPE_SECRET_KEY") === undefined;
 }
@@ -304,7 +309,9 @@ async function seed(url, adminKey) {
   }
   expect(await call("PUT", `/v1/accounts/${DEMO_ACCOUNT}/allowance`, DEMO_ALLOWANCE), [200], `PUT /v1/accounts/${DEMO_ACCOUNT}/allowance`);
   const account = expect(await call("GET", `/v1/accounts/${DEMO_ACCOUNT}`), [200], `GET /v1/accounts/${DEMO_ACCOUNT}`).json;
-  return { granted, account };
+  // A one-time link to the hosted page (valid an hour): open it, buy a package, see the balance change.
+  const portal = expect(await call("POST", `/v1/accounts/${DEMO_ACCOUNT}/portal-sessions`, { return_url: url }), [201], "POST portal-sessions").json;
+  return { granted, account, portalUrl: portal.url };
 }
 
 // ---- the banner ------------------------------------------------------------------------------------
@@ -320,6 +327,7 @@ function banner(url, adminKey, result, localCheckout) {
     "",
     rule,
     bold(`Credence is running at ${url}`),
+    ...(result?.portalUrl ? [`  The hosted page for '${DEMO_ACCOUNT}' (one-time link, valid 1 hour): ${bold(result.portalUrl)}`] : []),
     `  Admin API key (from .dev.vars): ${bold(adminKey)}`,
     `  API reference: ${url}/docs    OpenAPI: ${url}/openapi.json`,
   ];
@@ -389,6 +397,9 @@ function banner(url, adminKey, result, localCheckout) {
     "  # Run the cron now (wrangler dev --test-scheduled): the sweep, then reconciliation, then what it found",
     `  ${curl} "$CREDENCE_URL/__scheduled?cron=17+*+*+*+*"`,
     `  ${curl} ${auth} $CREDENCE_URL/v1/admin/health`,
+    "",
+    "  # A fresh one-time link to the hosted page (balance, prices, buying credits, usage, controls)",
+    `  ${curl} ${auth} ${json} -X POST ${A}/portal-sessions -d '{}'`,
     "",
     "  # Prices and packages",
     `  ${curl} ${auth} $CREDENCE_URL/v1/prices`,
