@@ -31,6 +31,7 @@ export function Layout(props: { brand: Brand; title: string; active?: string; la
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · ${brand.name}`}</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/portal/assets/app.css" />
         <link rel="stylesheet" href="/portal/assets/theme.css" />
         {props.head}
