@@ -52,6 +52,9 @@ describe("the pages", () => {
     const { html } = await get("/portal/buy");
     expect(html).toContain('data-package="pp-large"');
     expect(html).toContain("save 20%");
+    // 20.00 USD for 5,000 units = 50.00 credits: $0.40 per credit; the smaller one $0.50.
+    expect(html).toContain("$0.40 per credit");
+    expect(html).toContain("$0.50 per credit");
     expect(html).toContain("Balance after: 241.00 credits");
   });
 

@@ -18,6 +18,7 @@ h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.15rem;margin:1.5rem 0 .5r
 table{width:100%;border-collapse:collapse;background:#fff}th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}th{font-weight:600;color:var(--muted)}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .scroll{overflow-x:auto}label{display:block;font-weight:600;margin:.6rem 0 .2rem}input[type=number],input[type=text],select{font:inherit;padding:.45rem .5rem;border:1px solid #8a93a3;border-radius:6px;width:100%;max-width:20rem;background:#fff;color:var(--ink)}
 .check{display:flex;gap:.5rem;align-items:center;font-weight:600}.check input{width:1.1rem;height:1.1rem}
+.card>h2:first-child,.card>h2:first-of-type{margin-top:0}form.card button{display:block}
 button{font:inherit;background:var(--accent);color:#fff;border:0;border-radius:6px;padding:.55rem 1rem;margin-top:.8rem;cursor:pointer}button.secondary{background:#fff;color:var(--accent);border:1px solid var(--accent)}
 .error{color:var(--bad);font-weight:600;margin:.2rem 0}.hint{color:var(--muted);font-size:.9rem;margin:.2rem 0}
 .price{font-size:1.4rem;font-weight:700}.tag{display:inline-block;background:var(--ok-bg);color:#14522a;border-radius:999px;padding:0 .5rem;font-size:.85rem;font-weight:600}

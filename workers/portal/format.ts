@@ -7,6 +7,8 @@ export interface Formats {
   timeZone: string;
   credits(value: number): string;
   money(amount: number, currency: string): string;
+  /** The money one displayed credit costs, with two more digits than the currency (e.g. $0.4000). */
+  perCredit(amount: number, credits: number, currency: string): string;
   date(iso: string | number): string;
   dateTime(iso: string | number): string;
   day(iso: string | number): string;
@@ -57,6 +59,11 @@ export function formats(env: Env, acceptLanguage: string | undefined, timeZone: 
     money: (amount, currency) => {
       const exponent = currencyExponent(currency);
       return new Intl.NumberFormat(locale, { style: "currency", currency: currency.toUpperCase() }).format(amount / 10 ** exponent);
+    },
+    perCredit: (amount, units, currency) => {
+      const exponent = currencyExponent(currency);
+      const value = amount / 10 ** exponent / (units / 10 ** decimals);
+      return new Intl.NumberFormat(locale, { style: "currency", currency: currency.toUpperCase(), minimumFractionDigits: exponent, maximumFractionDigits: exponent + 2 }).format(value);
     },
     date: (v) => date.format(at(v)),
     dateTime: (v) => dateTime.format(at(v)),

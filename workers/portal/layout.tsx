@@ -89,3 +89,10 @@ export const Banner = (props: { tone: "warn" | "bad" | "ok"; children: Child }) 
 );
 
 export const Csrf = (props: { token: string }) => <input type="hidden" name="csrf" value={props.token} />;
+
+/** A table's horizontal scroller on narrow screens: focusable and named, so keyboards can scroll it. */
+export const Scroll = (props: { label: string; children: Child }) => (
+  <div class="scroll" tabindex={0} role="region" aria-label={props.label}>
+    {props.children}
+  </div>
+);

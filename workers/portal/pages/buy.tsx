@@ -29,7 +29,7 @@ export function Buy(props: { account: AccountView; packages: PackageLine[]; f: F
             <h2 id={`pkg-${p.id}`}>{f.credits(p.credits)} credits</h2>
             <p class="price">{f.money(p.price.amount, p.price.currency)}</p>
             <p class="sub">
-              {f.money(Math.round((p.price.amount / p.credits) * 1000), p.price.currency)} per 1,000 credits
+              {f.perCredit(p.price.amount, p.credits, p.price.currency)} per credit
               {p.discount_percent > 0 ? (
                 <>
                   {" "}

@@ -7,6 +7,12 @@ import type { PackageLine } from "./buy";
 
 export type FieldErrors = Record<string, string>;
 
+/** Auto-recharge's state in the page's words (the API's message speaks to developers). */
+export function rechargeWords(ar: NonNullable<AccountView["auto_recharge"]>): string | null {
+  if (ar.enabled && ar.held_back === "no_payment_method") return 'It starts working after your next purchase with "Save the card for auto-recharge" ticked.';
+  return ar.message;
+}
+
 const Err = (props: { id: string; errors: FieldErrors; field: string }) =>
   props.errors[props.field] ? (
     <p class="error" id={props.id}>
@@ -38,7 +44,7 @@ export function Controls(props: {
       {props.saved ? <Banner tone="ok">{`Saved: ${props.saved}.`}</Banner> : null}
       {Object.keys(errors).length ? <Banner tone="bad">Nothing was changed: fix the field marked below.</Banner> : null}
 
-      <form method="post" action="/portal/controls/auto-recharge" class="card" id="auto-recharge" aria-labelledby="ar-title">
+      <form method="post" action="/portal/controls/auto-recharge" novalidate class="card" id="auto-recharge" aria-labelledby="ar-title">
         <h2 id="ar-title">Auto-recharge</h2>
         <p class="hint">When your available credits fall below the threshold, buy a package with your saved card.</p>
         {ar?.status === "disabled" && ar.disabled_reason ? <Banner tone="bad">{ar.message ?? `Stopped: ${ar.disabled_reason}`}</Banner> : null}
@@ -46,7 +52,7 @@ export function Controls(props: {
           Saved card: <strong>{ar?.has_payment_method ? "yes" : "none yet"}</strong>
           {ar?.has_payment_method ? null : <span class="hint"> (tick "Save the card" when you next buy credits)</span>}
         </p>
-        {ar ? <p class="hint">Charged this month: {f.money(ar.charged_this_month, ar.price.currency)}{ar.message ? ` · ${ar.message}` : ""}</p> : null}
+        {ar ? <p class="hint">Charged this month: {f.money(ar.charged_this_month, ar.price.currency)}{rechargeWords(ar) ? ` · ${rechargeWords(ar)}` : ""}</p> : null}
         <Csrf token={props.csrf} />
         <label class="check" for="ar-enabled">
           <input id="ar-enabled" type="checkbox" name="enabled" value="1" checked={value("auto-recharge", "enabled", ar?.enabled ? "1" : "") === "1"} /> Auto-recharge on
@@ -69,7 +75,7 @@ export function Controls(props: {
         <button type="submit">Save auto-recharge</button>
       </form>
 
-      <form method="post" action="/portal/controls/limits" class="card" id="limits" aria-labelledby="limits-title">
+      <form method="post" action="/portal/controls/limits" novalidate class="card" id="limits" aria-labelledby="limits-title">
         <h2 id="limits-title">Spending limits</h2>
         <p class="hint">Days and months in {a.limits.time_zone}. Empty: no limit.</p>
         <Csrf token={props.csrf} />
@@ -82,7 +88,7 @@ export function Controls(props: {
         <button type="submit">Save limits</button>
       </form>
 
-      <form method="post" action="/portal/controls/alerts" class="card" id="alerts" aria-labelledby="alerts-title">
+      <form method="post" action="/portal/controls/alerts" novalidate class="card" id="alerts" aria-labelledby="alerts-title">
         <h2 id="alerts-title">Low-balance warning</h2>
         <Csrf token={props.csrf} />
         <label for="low-threshold">Warn me below (credits; empty: never)</label>

@@ -3,6 +3,7 @@
 import type { AccountView } from "../../../durable-objects/views";
 import type { Formats } from "../format";
 import { Banner } from "../layout";
+import { rechargeWords } from "./controls";
 
 const WEEK_MS = 7 * 24 * 3_600_000;
 
@@ -75,7 +76,7 @@ export function Overview(props: { account: AccountView; f: Formats; now: number;
         </section>
         <section class="card">
           <h2>Auto-recharge</h2>
-          <p>{a.auto_recharge ? (a.auto_recharge.enabled ? (a.auto_recharge.message ?? `On: below ${f.credits(a.auto_recharge.threshold)} credits, buys ${f.credits(a.auto_recharge.credits)}.`) : "Off.") : "Off."}</p>
+          <p>{a.auto_recharge ? (a.auto_recharge.enabled ? (rechargeWords(a.auto_recharge) ?? `On: below ${f.credits(a.auto_recharge.threshold)} credits, buys ${f.credits(a.auto_recharge.credits)}.`) : "Off.") : "Off."}</p>
           <a href="/portal/controls">Set up auto-recharge</a>
         </section>
         <section class="card">

@@ -1,6 +1,7 @@
 // Policies: expiry and rollover in plain words, with the user's own lots, dates and allowance.
 import type { AccountView } from "../../../durable-objects/views";
 import type { Formats } from "../format";
+import { Scroll } from "../layout";
 
 const SOURCES: Record<string, string> = {
   purchase: "Bought",
@@ -40,7 +41,7 @@ export function Policies(props: { account: AccountView; f: Formats; purchaseExpi
       ) : null}
       <section class="card">
         <h2>Your credits</h2>
-        <div class="scroll">
+        <Scroll label="Your credits">
           <table>
             <caption class="sr">Your credits by when they were added, with their expiry</caption>
             <thead>
@@ -72,7 +73,7 @@ export function Policies(props: { account: AccountView; f: Formats; purchaseExpi
               )}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       </section>
     </>
   );

@@ -1,6 +1,7 @@
 // Prices: every operation's cost per unit, and for a typical request (this account's own average), in
 // credits and in money at the smallest package's rate.
 import type { Formats } from "../format";
+import { Scroll } from "../layout";
 import type { PriceLine } from "../data";
 
 export interface MoneyRate {
@@ -14,7 +15,7 @@ export function Prices(props: { prices: PriceLine[]; f: Formats; averages: Map<s
   const money = (credits: number) => (rate ? f.money(Math.round(credits * rate.perCredit), rate.currency) : "—");
   if (props.prices.length === 0) return <p>No prices are set yet.</p>;
   return (
-    <div class="scroll">
+    <Scroll label="Prices">
       <table>
         <caption class="sr">What each operation costs</caption>
         <thead>
@@ -51,6 +52,6 @@ export function Prices(props: { prices: PriceLine[]; f: Formats; averages: Map<s
         </tbody>
       </table>
       {rate ? <p class="hint">Money amounts at the smallest package's rate.</p> : null}
-    </div>
+    </Scroll>
   );
 }

@@ -1,6 +1,7 @@
 // Purchases, with refunds and disputes shown as they are: what was bought, what was taken back.
 import type { PurchaseLine } from "../data";
 import type { Formats } from "../format";
+import { Scroll } from "../layout";
 
 const STATUS: Record<string, string> = {
   paid: "Paid",
@@ -13,7 +14,7 @@ export function Purchases(props: { purchases: PurchaseLine[]; f: Formats }) {
   const { f } = props;
   if (props.purchases.length === 0) return <p>No purchases yet. <a href="/portal/buy">Buy credits</a></p>;
   return (
-    <div class="scroll">
+    <Scroll label="Purchases">
       <table>
         <caption class="sr">Your purchases, newest first</caption>
         <thead>
@@ -46,6 +47,6 @@ export function Purchases(props: { purchases: PurchaseLine[]; f: Formats }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </Scroll>
   );
 }

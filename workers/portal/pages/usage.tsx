@@ -3,6 +3,7 @@
 import type { EntryRow } from "../../db/history";
 import type { UsageRow } from "../../db/usage";
 import type { Formats } from "../format";
+import { Scroll } from "../layout";
 
 const COLOURS = ["#3b5bdb", "#c2255c", "#2b8a3e", "#e8590c", "#5f3dc4", "#0b7285", "#862e9c", "#5c940d"];
 
@@ -138,7 +139,7 @@ export function History(props: { entries: EntryRow[]; f: Formats; filter: { kind
           Filter
         </button>
       </form>
-      <div class="scroll">
+      <Scroll label="History">
         <table id="history">
           <caption class="sr">Your history, newest first</caption>
           <thead>
@@ -163,7 +164,10 @@ export function History(props: { entries: EntryRow[]; f: Formats; filter: { kind
               props.entries.map((e) => (
                 <tr data-kind={e.kind}>
                   <td>{f.dateTime(e.created_at)}</td>
-                  <td>{KIND_LABELS[e.kind] ?? e.kind}</td>
+                  <td>
+                    {KIND_LABELS[e.kind] ?? e.kind}
+                    {e.description ? <div class="hint">{e.description}</div> : null}
+                  </td>
                   <td>{e.operation ? <code>{e.operation}</code> : ""}</td>
                   <td class="num">{e.amount === 0 && e.reserved ? `(${f.credits(e.reserved)})` : `${e.amount > 0 ? "+" : ""}${f.credits(e.amount)}`}</td>
                   <td class="num">{f.credits(e.balance_after)}</td>
@@ -172,7 +176,7 @@ export function History(props: { entries: EntryRow[]; f: Formats; filter: { kind
             )}
           </tbody>
         </table>
-      </div>
+      </Scroll>
       <nav class="pager" aria-label="History pages">
         {props.next ? <a href={props.next}>Older entries</a> : null}
       </nav>
