@@ -26,6 +26,7 @@ const CONTRACT: [method: string, path: string][] = [
   ["post", "/v1/api-keys"],
   ["get", "/v1/api-keys"],
   ["delete", "/v1/api-keys/{id}"],
+  ["post", "/v1/accounts/{id}/portal-sessions"],
   ["post", "/v1/webhook-endpoints"],
   ["get", "/v1/webhook-endpoints"],
   ["delete", "/v1/webhook-endpoints/{id}"],

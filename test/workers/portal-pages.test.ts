@@ -104,4 +104,45 @@ describe("the pages", () => {
       expect(html, path).not.toMatch(/<script|style="/);
     }
   });
+
+  it("purchases: refunds and disputes as they are", async () => {
+    const { env } = await import("cloudflare:test");
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO purchases (id, account_id, package_id, credits, amount, currency, status, credits_clawed_back, amount_refunded, lot_id, created_at, updated_at) VALUES ('cs_pp_refund', 'pages-user', 'pp-small', 1000, 500, 'usd', 'partially_refunded', 400, 200, 'lot_x', ?1, ?1)",
+      ).bind(Date.now() - 60_000),
+      env.DB.prepare(
+        "INSERT INTO purchases (id, account_id, package_id, credits, amount, currency, status, credits_clawed_back, amount_refunded, lot_id, created_at, updated_at) VALUES ('cs_pp_dispute', 'pages-user', 'pp-small', 1000, 500, 'usd', 'disputed', 1000, 0, 'lot_y', ?1, ?1)",
+      ).bind(Date.now()),
+    ]);
+    const { html } = await get("/portal/purchases");
+    expect(html).toContain("Partly refunded");
+    expect(html).toContain("Disputed");
+    expect(html).toContain("A dispute with your bank is open");
+    expect(html).toMatch(/4\.00<\/td>/);
+  });
+
+  it("a blocked account and a debt are explained on the overview", async () => {
+    await openAccount("pages-blocked", 100);
+    await api("PUT", "/v1/accounts/pages-blocked/block", { body: { blocked: true, reason: "unusual activity" } });
+    const link = await api("POST", "/v1/accounts/pages-blocked/portal-sessions", { body: {} });
+    const entered = await exports.default.fetch(link.body.url, { redirect: "manual" });
+    const own = (entered.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    const html = await (await exports.default.fetch(`${BASE}/portal`, { headers: { cookie: own } })).text();
+    expect(html).toContain("Spending is paused.");
+    expect(html).toContain("unusual activity");
+  });
+
+  it("branding: product name, logo, support link and a dark-enough accent from the vars", async () => {
+    const { env } = await import("cloudflare:test");
+    const { createApp } = await import("../../workers/app");
+    const branded = { ...env, PORTAL_PRODUCT_NAME: "Acme AI", PORTAL_LOGO_URL: "https://cdn.acme.example/logo.svg", PORTAL_SUPPORT_URL: "https://acme.example/help", PORTAL_ACCENT_COLOR: "#7a1fa2" };
+    const html = await (await createApp().request(`${BASE}/portal/prices`, { headers: { cookie } }, branded)).text();
+    expect(html).toContain("<title>Prices · Acme AI</title>");
+    expect(html).toContain('src="https://cdn.acme.example/logo.svg"');
+    expect(html).toContain('href="https://acme.example/help"');
+    expect(await (await createApp().request(`${BASE}/portal/assets/theme.css`, {}, branded)).text()).toBe(":root{--accent:#7a1fa2}");
+    // Too light for white text (AA): the default accent instead.
+    expect(await (await createApp().request(`${BASE}/portal/assets/theme.css`, {}, { ...branded, PORTAL_ACCENT_COLOR: "#ffee00" })).text()).toBe(":root{--accent:#3b5bdb}");
+  });
 });
