@@ -37,20 +37,13 @@ const CSP = [
 
 export const portal = new Hono<PortalEnv>();
 
-portal.use("/portal/*", async (c, next) => {
+portal.use("*", async (c, next) => {
   await next();
   c.header("Content-Security-Policy", CSP);
   c.header("X-Frame-Options", "DENY");
   c.header("Referrer-Policy", "no-referrer");
   c.header("X-Content-Type-Options", "nosniff");
   if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
-});
-portal.use("/portal", async (c, next) => {
-  await next();
-  c.header("Content-Security-Policy", CSP);
-  c.header("X-Frame-Options", "DENY");
-  c.header("Referrer-Policy", "no-referrer");
-  c.header("Cache-Control", "no-store");
 });
 
 portal.get("/portal/assets/app.css", (c) => c.body(APP_CSS + SWATCH_CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300" }));
@@ -117,8 +110,8 @@ const guarded = async (c: Context<PortalEnv>, next: () => Promise<void>) => {
   }
   await next();
 };
-portal.use("/portal", guarded);
-portal.use("/portal/*", async (c, next) => (c.req.path.startsWith("/portal/assets/") || c.req.path === "/portal/enter" ? next() : guarded(c, next)));
+// The stylesheets and the link itself are the only things served without a session.
+portal.use("*", async (c, next) => (c.req.path.startsWith("/portal/assets/") || c.req.path === "/portal/enter" ? next() : guarded(c, next)));
 
 interface Ctx {
   account: AccountView;
