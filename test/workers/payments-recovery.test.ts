@@ -72,6 +72,8 @@ describe("the charged ⇒ credited pass", () => {
   it("leaves a payment younger than the grace to its webhook", async () => {
     const pi = await chargedWithoutWebhook("rec-young");
     await hourlyPass({ PAYMENT_RECOVERY_GRACE_SECONDS: "600" });
+    // The pass did run (and finished): it only left this payment alone.
+    expect(await latestPass("payments")).toMatchObject({ finished_at: expect.any(Number), failures: 0 });
     expect((await account("rec-young")).balance).toBe(400);
     expect(await repairOf(pi.id)).toBeNull();
   });
