@@ -216,6 +216,23 @@ describe("controls, catalogue and admin", () => {
     expect((await c.prices.list()).data.some((p) => p.operation === "cl.chat")).toBe(true);
   });
 
+  it("creates checkout and portal sessions, lists purchases, sets auto-recharge; an unknown package is a NotFoundError", async () => {
+    const c = client();
+    await c.packages.set("cl_starter", { credits: 1000, price: { amount: 500, currency: "usd" } });
+    const id = await opened(0);
+    const session = await c.checkoutSessions.create(id, { package_id: "cl_starter" });
+    expect(session.id).toMatch(/^cs_test_/);
+    expect(session.url).toContain(session.id);
+    await expect(c.checkoutSessions.create(id, { package_id: "cl_no_such_package" })).rejects.toBeInstanceOf(NotFoundError);
+    expect(await c.purchases.list(id).toArray()).toEqual([]);
+    const portal = await c.portalSessions.create(id, { return_url: "https://app.example/account" });
+    expect(portal.url).toMatch(/^https?:\/\//);
+    expect(typeof portal.expires_at).toBe("string");
+    await expect(c.portalSessions.create(fresh("nobody"))).rejects.toBeInstanceOf(NotFoundError);
+    await c.autoRecharge.set(id, { enabled: true, threshold: 100, package_id: "cl_starter" });
+    expect((await c.accounts.get(id)).auto_recharge).toMatchObject({ enabled: true, threshold: 100, package_id: "cl_starter" });
+  });
+
   it("creates, lists and revokes API keys; a read key cannot write (PermissionError)", async () => {
     const c = client();
     const created = await c.apiKeys.create({ name: "client read", scopes: ["read"] });
