@@ -7,3 +7,4 @@ export { PageIterator, type Page } from "./pagination.js";
 export type { ItemOf, QueryParams, RequestBody, ResponseBody, Schemas, components, paths } from "./types.js";
 export * from "./errors.js";
 export { verifyCredenceSignature, parseCredenceSignature, credenceSignature, type VerifyOptions } from "./verify-signature.js";
+export { withCredits, type RunContext, type RunOutcome, type Usage, type WithCreditsOptions, type WithCreditsResult } from "./with-credits.js";

@@ -1,0 +1,106 @@
+import { env } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Credence, InsufficientCreditsError, withCredits, type FetchLike } from "../../client/src/index";
+import { account, flush } from "./helpers";
+
+const worker: FetchLike = (input, init) => exports.default.fetch(new Request(input, init));
+const client = new Credence({ apiKey: env.ADMIN_API_KEY as string, baseUrl: "https://credence.test", fetch: worker, retryBaseMs: 5 });
+
+let n = 0;
+async function opened(credits: number): Promise<string> {
+  const id = `wc-${Date.now().toString(36)}-${++n}`;
+  await client.accounts.upsert(id, {});
+  if (credits > 0) await client.grants.create(id, { amount: credits });
+  return id;
+}
+
+beforeAll(async () => {
+  await client.prices.set("wc.chat", { rates: { tokens: { credits: 1, per: 10 } } });
+});
+
+describe("withCredits", () => {
+  it("holds the estimate while the work runs, then captures the usage it reports", async () => {
+    const id = await opened(1000);
+    const { result, cost, capture } = await withCredits(client, id, { operation: "wc.chat", estimate: { tokens: 4000 }, description: "a chat" }, async ({ signal, hold }) => {
+      expect(signal.aborted).toBe(false);
+      expect(hold.amount).toBe(400);
+      expect((await account(id)).available).toBe(600);
+      return { result: "hello", usage: { tokens: 1234 } };
+    });
+    expect(result).toBe("hello");
+    expect(cost).toBe(124);
+    expect(capture.balance).toBe(876);
+    const after = await account(id);
+    expect(after.balance).toBe(876);
+    expect(after.available).toBe(876);
+    expect(after.held).toBe(0);
+  });
+
+  it("works with plain amounts", async () => {
+    const id = await opened(100);
+    const { cost } = await withCredits(client, id, { estimate: 30 }, async () => ({ result: null, usage: 12 }));
+    expect(cost).toBe(12);
+    expect((await account(id)).balance).toBe(88);
+  });
+
+  it("releases the hold when run throws, and rethrows its error", async () => {
+    const id = await opened(1000);
+    const boom = new Error("model unavailable");
+    await expect(
+      withCredits(client, id, { operation: "wc.chat", estimate: { tokens: 4000 } }, async () => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    const after = await account(id);
+    expect(after.balance).toBe(1000);
+    expect(after.available).toBe(1000);
+    expect(after.held).toBe(0);
+    await flush(id);
+    expect(await client.entries.list(id, { kind: "debit" }).toArray()).toEqual([]);
+  });
+
+  it("aborts the work and releases the hold when the caller's signal aborts", async () => {
+    const id = await opened(1000);
+    const controller = new AbortController();
+    let sawAbort = false;
+    const outcome = withCredits(client, id, { operation: "wc.chat", estimate: { tokens: 4000 }, signal: controller.signal }, ({ signal }) =>
+      new Promise<{ result: null; usage: number }>((_resolve, reject) => {
+        signal.addEventListener("abort", () => {
+          sawAbort = true;
+          reject(signal.reason);
+        });
+        queueMicrotask(() => controller.abort(new Error("user went away")));
+      }),
+    );
+    await expect(outcome).rejects.toThrow("user went away");
+    expect(sawAbort).toBe(true);
+    const after = await account(id);
+    expect(after.available).toBe(1000);
+    expect(after.held).toBe(0);
+  });
+
+  it("releases the hold when aborted even if run ignores the signal and returns", async () => {
+    const id = await opened(1000);
+    const controller = new AbortController();
+    await expect(
+      withCredits(client, id, { operation: "wc.chat", estimate: { tokens: 100 }, signal: controller.signal }, async () => {
+        controller.abort(new Error("cancelled"));
+        return { result: 1, usage: { tokens: 100 } };
+      }),
+    ).rejects.toThrow("cancelled");
+    expect((await account(id)).available).toBe(1000);
+  });
+
+  it("never starts the work when the estimate is not affordable", async () => {
+    const id = await opened(10);
+    let ran = false;
+    await expect(
+      withCredits(client, id, { operation: "wc.chat", estimate: { tokens: 4000 } }, async () => {
+        ran = true;
+        return { result: 1, usage: { tokens: 1 } };
+      }),
+    ).rejects.toBeInstanceOf(InsufficientCreditsError);
+    expect(ran).toBe(false);
+  });
+});
