@@ -30,12 +30,21 @@ export interface RunContext {
   signal: AbortSignal;
   /** The hold placed for the estimate. */
   hold: Hold;
+  /**
+   * Reports the usage so far (e.g. from each streamed chunk, or the final usage chunk). If the work
+   * then throws or is aborted, what was last reported is captured (the work up to there happened)
+   * instead of the hold being released; without a report, a failure releases the whole hold.
+   */
+  report: (usage: Usage) => void;
 }
 
 export interface RunOutcome<T> {
   result: T;
-  /** What the work really used: quantities of the operation, or an amount (0: nothing billable). */
-  usage: Usage;
+  /**
+   * What the work really used: quantities of the operation, or an amount (0: nothing billable).
+   * Optional when `report` was called: the last report is captured.
+   */
+  usage?: Usage;
 }
 
 export interface WithCreditsResult<T> {
@@ -75,31 +84,49 @@ export async function withCredits<T>(
   const release = () =>
     // Best effort: if the release itself fails, the hold still expires at its TTL.
     client.holds.release(accountId, hold.hold_id).catch(() => undefined);
+  // A capture is quantities for a hold placed for an operation, an amount otherwise. If it fails, the
+  // hold is released (best effort): the same outcome as letting it expire, only sooner.
+  const capture = async (used: Usage): Promise<Capture> => {
+    try {
+      if (typeof used !== "number" && options.operation === undefined) {
+        throw new TypeError("withCredits: the hold was placed for an amount, so report the usage as an amount.");
+      }
+      return await client.holds.capture(accountId, hold.hold_id, {
+        ...(typeof used === "number" ? { amount: used } : { quantities: used }),
+        ...(options.description === undefined ? {} : { description: options.description }),
+      });
+    } catch (err) {
+      await release();
+      throw err;
+    }
+  };
+
+  let reported: Usage | undefined;
+  const report = (usage: Usage) => {
+    reported = usage;
+  };
+  /** After a failure or an abort: capture what was reported, or release everything; then rethrow. */
+  const settleFailure = async (err: unknown): Promise<never> => {
+    if (reported === undefined) await release();
+    else await capture(reported).catch(() => undefined);
+    throw err;
+  };
 
   let outcome: RunOutcome<T>;
   try {
-    outcome = await run({ signal: controller.signal, hold });
+    outcome = await run({ signal: controller.signal, hold, report });
   } catch (err) {
-    await release();
-    throw err;
+    return settleFailure(err);
   } finally {
     outer?.removeEventListener("abort", onAbort);
   }
-  if (controller.signal.aborted) {
-    await release();
-    throw abortReason(controller.signal);
-  }
+  if (controller.signal.aborted) return settleFailure(abortReason(controller.signal));
 
-  // A capture is quantities for a hold placed for an operation, an amount otherwise.
-  const used = outcome.usage;
-  const body = {
-    ...(typeof used === "number" ? { amount: used } : { quantities: used }),
-    ...(options.description === undefined ? {} : { description: options.description }),
-  };
-  if (typeof used !== "number" && options.operation === undefined) {
+  const used = outcome.usage ?? reported;
+  if (used === undefined) {
     await release();
-    throw new TypeError("withCredits: the hold was placed for an amount, so report the usage as an amount.");
+    throw new TypeError("withCredits: run returned no usage and reported none; the hold was released.");
   }
-  const capture = await client.holds.capture(accountId, hold.hold_id, body);
-  return { result: outcome.result, cost: capture.cost, hold, capture };
+  const captured = await capture(used);
+  return { result: outcome.result, cost: captured.cost, hold, capture: captured };
 }

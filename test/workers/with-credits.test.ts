@@ -104,3 +104,45 @@ describe("withCredits", () => {
     expect(ran).toBe(false);
   });
 });
+
+describe("withCredits with streamed usage", () => {
+  it("captures the final usage chunk a stream reports", async () => {
+    const id = await opened(1000);
+    const { result, cost } = await withCredits(client, id, { operation: "wc.chat", estimate: { tokens: 4000 } }, async ({ report }) => {
+      let text = "";
+      for (const chunk of ["Hel", "lo", "!"]) text += chunk;
+      report({ tokens: 2000 }); // the final chunk's usage
+      return { result: text };
+    });
+    expect(result).toBe("Hello!");
+    expect(cost).toBe(200);
+    expect((await account(id)).balance).toBe(800);
+  });
+
+  it("a stream cut mid-way captures what was reported before the cut, and rethrows", async () => {
+    const id = await opened(1000);
+    const cut = new TypeError("stream cut");
+    await expect(
+      withCredits(client, id, { operation: "wc.chat", estimate: { tokens: 4000 } }, async ({ report }) => {
+        report({ tokens: 300 });
+        report({ tokens: 700 });
+        throw cut;
+      }),
+    ).rejects.toBe(cut);
+    const after = await account(id);
+    expect(after.balance).toBe(930);
+    expect(after.available).toBe(930);
+    expect(after.held).toBe(0);
+  });
+});
+
+describe("withCredits misuse", () => {
+  it("releases the hold when run reports no usage, or quantities for an amount hold", async () => {
+    const id = await opened(100);
+    await expect(withCredits(client, id, { estimate: 30 }, async () => ({ result: 1 }))).rejects.toBeInstanceOf(TypeError);
+    await expect(withCredits(client, id, { estimate: 30 }, async () => ({ result: 1, usage: { tokens: 5 } }))).rejects.toBeInstanceOf(TypeError);
+    const after = await account(id);
+    expect(after.available).toBe(100);
+    expect(after.held).toBe(0);
+  });
+});
