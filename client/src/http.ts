@@ -118,6 +118,7 @@ export class HttpClient {
     const keyOption = idempotencyKey === undefined ? {} : { idempotencyKey };
 
     for (let attempt = 0; ; attempt++) {
+      if (options.signal?.aborted) throw options.signal.reason;
       const canRetry = attempt < this.maxRetries;
       const controller = new AbortController();
       let timedOut = false;
@@ -126,7 +127,6 @@ export class HttpClient {
         controller.abort(new Error(`Credence: no answer within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       const onAbort = () => controller.abort(options.signal?.reason);
-      if (options.signal?.aborted) throw options.signal.reason;
       options.signal?.addEventListener("abort", onAbort, { once: true });
 
       let response: Response;

@@ -338,4 +338,20 @@ describe("retries", () => {
     expect((err as ConnectionError).type).toBe("timeout");
     expect(attempts).toBe(2);
   });
+
+  it("a caller's abort stops the call without retrying it", async () => {
+    let attempts = 0;
+    const hang: FetchLike = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        attempts++;
+        init.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+      });
+    const controller = new AbortController();
+    const call = client({ fetch: hang }).accounts.get("x", { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error("caller gave up")), 20);
+    await expect(call).rejects.toThrow("caller gave up");
+    expect(attempts).toBe(1);
+    await expect(client({ fetch: hang }).accounts.get("x", { signal: controller.signal })).rejects.toThrow("caller gave up");
+    expect(attempts).toBe(1);
+  });
 });
