@@ -355,3 +355,55 @@ describe("retries", () => {
     expect(attempts).toBe(1);
   });
 });
+
+// Every method's typed error path against the real Worker: what an app would catch.
+describe("every method's typed error", () => {
+  it("maps each refusal to its error class", async () => {
+    const admin = client({ maxRetries: 0 });
+    const writer = client({ maxRetries: 0, apiKey: (await admin.apiKeys.create({ name: "client write", scopes: ["write"] })).key });
+    const id = await opened(10);
+    const nobody = fresh("nobody");
+    const bad = { amount: -1 } as never;
+    const cases: [string, () => Promise<unknown>, new (...args: never[]) => CredenceError][] = [
+      ["accounts.get", () => admin.accounts.get(nobody), NotFoundError],
+      ["accounts.upsert", () => admin.accounts.upsert(id, { currency_name: 5 } as never), ValidationError],
+      ["accounts.block", () => writer.accounts.block(id, { blocked: true }), PermissionError],
+      // An operation without a price is a bad request (400 naming the operation), not a missing resource.
+      ["quote", () => admin.quote(id, { operation: "cl.no-such-op", quantities: { tokens: 1 } }), ValidationError],
+      ["debits.create", () => admin.debits.create(id, { amount: 11 }), InsufficientCreditsError],
+      ["holds.create", () => admin.holds.create(id, bad), ValidationError],
+      ["holds.capture", () => admin.holds.capture(id, "hold_missing", { amount: 1 }), NotFoundError],
+      ["holds.release", () => admin.holds.release(id, "hold_missing"), NotFoundError],
+      ["grants.create", () => writer.grants.create(id, { amount: 5 }), PermissionError],
+      ["entries.list", () => admin.entries.list(nobody).toArray(), NotFoundError],
+      ["usage.get", () => admin.usage.get(id, { group_by: "nonsense" } as never), ValidationError],
+      ["limits.set", () => admin.limits.set(id, { daily: -5 } as never), ValidationError],
+      ["alerts.set", () => admin.alerts.set(id, { low_balance_threshold: -1 }), ValidationError],
+      ["autoRecharge.set", () => admin.autoRecharge.set(id, { enabled: true, threshold: 10, package_id: "cl_none" }), ValidationError],
+      ["allowance.set", () => admin.allowance.set(id, { amount: 10, interval: "fortnight" } as never), ValidationError],
+      ["prices.list", () => client({ maxRetries: 0, apiKey: "cr_wrong_key" }).prices.list(), AuthenticationError],
+      ["prices.set", () => writer.prices.set("cl.chat", { rates: { tokens: { credits: 1, per: 1 } } }), PermissionError],
+      ["packages.list", () => client({ maxRetries: 0, apiKey: "cr_wrong_key" }).packages.list(), AuthenticationError],
+      ["packages.set", () => writer.packages.set("cl_pack", { credits: 1, price: { amount: 100, currency: "usd" } }), PermissionError],
+      ["checkoutSessions.create", () => admin.checkoutSessions.create(id, { package_id: "cl_none" }), NotFoundError],
+      ["purchases.list", () => admin.purchases.list(nobody).toArray(), NotFoundError],
+      ["portalSessions.create", () => admin.portalSessions.create(nobody), NotFoundError],
+      ["apiKeys.create", () => writer.apiKeys.create({ name: "x", scopes: ["read"] }), PermissionError],
+      ["apiKeys.list", () => writer.apiKeys.list(), PermissionError],
+      ["apiKeys.revoke", () => admin.apiKeys.revoke("key_0000000000000000"), NotFoundError],
+      ["webhookEndpoints.create", () => admin.webhookEndpoints.create({ url: "http://hooks.example/x", events: ["balance.low"] }), ValidationError],
+      ["webhookEndpoints.list", () => writer.webhookEndpoints.list(), PermissionError],
+      ["webhookEndpoints.disable", () => admin.webhookEndpoints.disable("we_0000000000000000"), NotFoundError],
+      ["webhookEndpoints.rotateSecret", () => admin.webhookEndpoints.rotateSecret("we_0000000000000000"), NotFoundError],
+      ["webhookEndpoints.deliveries", () => admin.webhookEndpoints.deliveries("we_0000000000000000").toArray(), NotFoundError],
+      ["webhookEndpoints.retry", () => admin.webhookEndpoints.retry("we_0000000000000000", "evt_x"), NotFoundError],
+      ["admin.health", () => writer.admin.health(), PermissionError],
+    ];
+    const outcomes = await Promise.all(cases.map(async ([name, call]) => [name, await call().then(() => "succeeded", (e: unknown) => e)] as const));
+    const wrong = outcomes.flatMap(([name, outcome], i) => {
+      const expected = cases[i]![2];
+      return outcome instanceof expected ? [] : [`${name}: expected ${expected.name}, got ${outcome instanceof Error ? `${outcome.name}: ${outcome.message}` : String(outcome)}`];
+    });
+    expect(wrong).toEqual([]);
+  });
+});
