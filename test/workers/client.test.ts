@@ -407,3 +407,22 @@ describe("every method's typed error", () => {
     expect(wrong).toEqual([]);
   });
 });
+
+describe("the Worker's own 429", () => {
+  it("is a RateLimitedError with the Retry-After seconds once an IP has failed authentication too often", async () => {
+    const ip = `2001:db8:c11e:${(++n).toString(16)}::${Date.now().toString(16).slice(-4)}`;
+    const fromIp: FetchLike = (input, init) => {
+      const headers = new Headers(init.headers);
+      headers.set("cf-connecting-ip", ip);
+      return worker(input, { ...init, headers });
+    };
+    const intruder = client({ apiKey: "cr_guessing_0000", maxRetries: 0, fetch: fromIp });
+    const outcomes: unknown[] = [];
+    // AUTH_FAILURES allows 30 failures per IP per minute (wrangler.toml).
+    for (let i = 0; i < 31; i++) outcomes.push(await intruder.prices.list().catch((e: unknown) => e));
+    expect(outcomes.slice(0, 30).every((e) => e instanceof AuthenticationError)).toBe(true);
+    const limited = outcomes[30];
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect((limited as RateLimitedError).retryAfter).toBeGreaterThan(0);
+  });
+});
