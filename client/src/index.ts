@@ -8,3 +8,4 @@ export type { ItemOf, QueryParams, RequestBody, ResponseBody, Schemas, component
 export * from "./errors.js";
 export { verifyCredenceSignature, parseCredenceSignature, credenceSignature, type VerifyOptions } from "./verify-signature.js";
 export { withCredits, type RunContext, type RunOutcome, type Usage, type WithCreditsOptions, type WithCreditsResult } from "./with-credits.js";
+export { streamWithCredits, type MeteredStream, type StreamSettlement, type StreamWithCreditsOptions } from "./with-credits-stream.js";

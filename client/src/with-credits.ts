@@ -8,22 +8,9 @@
 //       return { result: reply, usage: { tokens: reply.usage!.total_tokens } };
 //     });
 import type { Capture, Credence, Hold } from "./client.js";
+import { abortReason, holdForWork, type Usage, type WithCreditsOptions } from "./held-work.js";
 
-/** Quantities of a priced operation (e.g. {tokens: 1200}), or a plain amount of credits. */
-export type Usage = Record<string, number> | number;
-
-export interface WithCreditsOptions {
-  /** The priced operation; without it, `estimate` and the reported usage are plain credit amounts. */
-  operation?: string;
-  /** What to hold before the work starts: quantities of `operation`, or an amount. */
-  estimate: Usage;
-  /** How long the hold lives if this process dies before capturing or releasing (default 900 s). */
-  ttlSeconds?: number;
-  /** Recorded on the capture's entry. */
-  description?: string;
-  /** Aborts the work (passed on to `run`) and releases the hold. */
-  signal?: AbortSignal;
-}
+export type { Usage, WithCreditsOptions };
 
 export interface RunContext {
   /** Aborted when the caller's signal aborts: pass it on to the work (fetch, the model SDK, …). */
@@ -55,51 +42,14 @@ export interface WithCreditsResult<T> {
   capture: Capture;
 }
 
-const abortReason = (signal: AbortSignal) =>
-  signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
-
-function charge(operation: string | undefined, usage: Usage): { operation: string; quantities: Record<string, number> } | { amount: number } {
-  if (typeof usage === "number") return { amount: usage };
-  if (operation === undefined) throw new TypeError("withCredits: quantities need an operation; without one, give amounts.");
-  return { operation, quantities: usage };
-}
-
 export async function withCredits<T>(
   client: Credence,
   accountId: string,
   options: WithCreditsOptions,
   run: (context: RunContext) => Promise<RunOutcome<T>>,
 ): Promise<WithCreditsResult<T>> {
-  const outer = options.signal;
-  if (outer?.aborted) throw abortReason(outer);
-  const hold = await client.holds.create(
-    accountId,
-    { ...charge(options.operation, options.estimate), ...(options.ttlSeconds === undefined ? {} : { ttl_seconds: options.ttlSeconds }) },
-    outer ? { signal: outer } : {},
-  );
-
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(abortReason(outer!));
-  outer?.addEventListener("abort", onAbort, { once: true });
-  const release = () =>
-    // Best effort: if the release itself fails, the hold still expires at its TTL.
-    client.holds.release(accountId, hold.hold_id).catch(() => undefined);
-  // A capture is quantities for a hold placed for an operation, an amount otherwise. If it fails, the
-  // hold is released (best effort): the same outcome as letting it expire, only sooner.
-  const capture = async (used: Usage): Promise<Capture> => {
-    try {
-      if (typeof used !== "number" && options.operation === undefined) {
-        throw new TypeError("withCredits: the hold was placed for an amount, so report the usage as an amount.");
-      }
-      return await client.holds.capture(accountId, hold.hold_id, {
-        ...(typeof used === "number" ? { amount: used } : { quantities: used }),
-        ...(options.description === undefined ? {} : { description: options.description }),
-      });
-    } catch (err) {
-      await release();
-      throw err;
-    }
-  };
+  const work = await holdForWork(client, accountId, options);
+  const { hold, signal, capture, release } = work;
 
   let reported: Usage | undefined;
   const report = (usage: Usage) => {
@@ -114,13 +64,13 @@ export async function withCredits<T>(
 
   let outcome: RunOutcome<T>;
   try {
-    outcome = await run({ signal: controller.signal, hold, report });
+    outcome = await run({ signal, hold, report });
   } catch (err) {
     return settleFailure(err);
   } finally {
-    outer?.removeEventListener("abort", onAbort);
+    work.detach();
   }
-  if (controller.signal.aborted) return settleFailure(abortReason(controller.signal));
+  if (signal.aborted) return settleFailure(abortReason(signal));
 
   const used = outcome.usage ?? reported;
   if (used === undefined) {
