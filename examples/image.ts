@@ -29,7 +29,7 @@ try {
     },
   );
   const png = Buffer.from(result.data?.[0]?.b64_json ?? "", "base64");
-  console.log(`Got ${result.data?.length} image(s), the first ${png.length} bytes of PNG`);
+  console.log(`Got ${result.data?.length} image(s); the first is ${png.length} bytes of PNG`);
   console.log(`Cost: ${cost} credits. Balance after: ${capture.balance} (${capture.available} available)`);
 } catch (err) {
   // The hold is refused before the model is called; show the user what they need.

@@ -1,5 +1,9 @@
 // Types for server.mjs (plain JavaScript, so it runs with bare `node`).
 
+/** The fake's whole reply (to every chat), and its length in tokens (each word is one). */
+export const REPLY: string;
+export const REPLY_TOKEN_COUNT: number;
+
 export interface FakeModel {
   /** e.g. http://127.0.0.1:41234 (no trailing /v1) */
   url: string;

@@ -22,10 +22,12 @@
 import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 
-const REPLY =
+/** The whole reply, and its length in tokens (each word is one). */
+export const REPLY =
   "Credits are held before the model runs, the tokens it really used are captured when it finishes, " +
   "and whatever was not used goes straight back to the balance.";
 const REPLY_TOKENS = REPLY.split(" ").map((word, i) => (i === 0 ? word : ` ${word}`));
+export const REPLY_TOKEN_COUNT = REPLY_TOKENS.length;
 /** Between streamed chunks, so a reader sees the reply arrive. */
 const CHUNK_DELAY_MS = 15;
 // A 1×1 transparent PNG.
