@@ -12,7 +12,7 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
   return {
     test: {
-      // `vitest run` runs both; `vitest run --project workers` (or browser) runs one.
+      // `vitest run` runs them all; `vitest run --project workers` (or browser, or examples) runs one.
       projects: [
         {
           // The unit and Workers tests, inside the Workers runtime (workerd) with the app's bindings.
@@ -78,6 +78,21 @@ export default defineConfig(async () => {
             // 2-core CI machine and turn slowness into timeouts.
             fileParallelism: false,
             sequence: { groupOrder: 1 },
+          },
+        },
+        {
+          // examples/ run as a user runs them (test/examples): child processes with the built client,
+          // against a wrangler dev (the browser harness's startCredence) and the fake model server.
+          test: {
+            name: "examples",
+            environment: "node",
+            include: ["test/examples/**/*.test.ts"],
+            testTimeout: 180_000,
+            hookTimeout: 180_000,
+            // Same reasons as the browser project, whose files start wrangler devs too: projects with the same
+            // groupOrder run at the same time, so this one has its own group, after the browser tests.
+            fileParallelism: false,
+            sequence: { groupOrder: 2 },
           },
         },
       ],
