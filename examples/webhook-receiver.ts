@@ -34,8 +34,7 @@ const server = createServer(async (req, res) => {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const raw = Buffer.concat(chunks);
-  const signature = req.headers["credence-signature"];
-  if (!(await verifyCredenceSignature(raw, typeof signature === "string" ? signature : null, secret))) {
+  if (!(await verifyCredenceSignature(raw, req.headers["credence-signature"], secret))) {
     console.log("Rejected a delivery: bad signature");
     return void res.writeHead(400).end("bad signature");
   }

@@ -319,7 +319,7 @@ async function seed(url, adminKey) {
 function banner(url, adminKey, result, localCheckout) {
   // -w '\n' ends each answer with a newline, so the next prompt does not run on after the JSON.
   const curl = "curl -s -w '\\n'";
-  const auth = `-H "Authorization: Bearer $CREDENCE_KEY"`;
+  const auth = `-H "Authorization: Bearer $CREDENCE_API_KEY"`;
   const json = `-H "Content-Type: application/json"`;
   const A = `$CREDENCE_URL/v1/accounts/${DEMO_ACCOUNT}`;
   const rule = "─".repeat(78);
@@ -349,7 +349,7 @@ function banner(url, adminKey, result, localCheckout) {
     "Paste into bash or zsh:",
     "",
     `  export CREDENCE_URL=${url}`,
-    `  export CREDENCE_KEY=${adminKey}`,
+    `  export CREDENCE_API_KEY=${adminKey}`,
     "",
     "  # The account: balance, available, lots (with expiry), holds, limits",
     `  ${curl} ${auth} ${A}`,

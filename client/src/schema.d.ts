@@ -2860,22 +2860,30 @@ export interface components {
             balance: number;
             available: number;
             affordable: boolean;
+            /**
+             * @description Why it is not affordable: the 402 error type a debit of this cost would get now; null when affordable
+             * @enum {string|null}
+             */
+            reason: "spending_blocked" | "account_in_debt" | "spending_limit_exceeded" | "insufficient_credits" | null;
             available_after: number;
             remaining_operations: number | null;
-            breakdown: ({
-                quantity: string;
-                units: number;
-                rate: components["schemas"]["Rate"];
-                /**
-                 * @description The line's exact cost in the smallest credit unit, as text so that no float rounds it: a decimal where it terminates ("0.375"), else the reduced fraction ("1/3"). Only the quote's total `cost` is rounded, up, once.
-                 * @example 0.375
-                 */
-                cost: string;
-            } & {
-                [key: string]: unknown;
-            })[];
-        } & {
-            [key: string]: unknown;
+            /** @description This operation's average cost in the account's history (2 decimals); null when it has none */
+            average_cost: number | null;
+            debt: number;
+            account_id: string;
+            /** @description The priced operation; null for a quote of a plain amount */
+            operation: string | null;
+            breakdown: components["schemas"]["QuoteLine"][];
+        };
+        QuoteLine: {
+            quantity: string;
+            units: number;
+            rate: components["schemas"]["Rate"];
+            /**
+             * @description The line's exact cost in the smallest credit unit, as text so that no float rounds it: a decimal where it terminates ("0.375"), else the reduced fraction ("1/3"). Only the quote's total `cost` is rounded, up, once.
+             * @example 0.375
+             */
+            cost: string;
         };
         QuoteRequest: {
             amount?: number;
@@ -2924,9 +2932,8 @@ export interface components {
             hold_id: string;
             amount: number;
             expires_at: string;
+            balance: number;
             available: number;
-        } & {
-            [key: string]: unknown;
         };
         HoldRequest: {
             amount?: number;
@@ -2954,6 +2961,7 @@ export interface components {
         };
         Capture: {
             entry_id: string;
+            hold_id: string;
             /** @description What was charged: the computed cost, up to the hold plus the overrun allowance */
             cost: number;
             /** @description Computed cost above hold × (1 + CAPTURE_OVERRUN_MAX_PERCENT/100), or past a spending limit by more than that allowance: not charged, recorded in the entry's metadata */
@@ -2963,8 +2971,8 @@ export interface components {
             overrun: number;
             balance: number;
             available: number;
-        } & {
-            [key: string]: unknown;
+            /** @description max(0, −balance) after the capture */
+            debt: number;
         };
         CaptureRequest: {
             amount?: number;
@@ -2988,17 +2996,19 @@ export interface components {
             };
         };
         Release: {
+            hold_id: string;
             released: number;
+            balance: number;
             available: number;
-        } & {
-            [key: string]: unknown;
         };
         Grant: {
             lot_id: string;
+            entry_id: string;
+            amount: number;
+            /** @description The part of the grant that paid off debt first (it does not become available) */
+            debt_paid: number;
             balance: number;
             available: number;
-        } & {
-            [key: string]: unknown;
         };
         GrantRequest: {
             amount: number;
@@ -3028,13 +3038,15 @@ export interface components {
                 [key: string]: number;
             } | null;
             hold_id: string | null;
+            /** @description The credit lot a grant, purchase, expiry or clawback entry concerns */
+            lot_id: string | null;
+            /** @description For hold entries: the credits reserved or let go, which do not change the balance */
+            reserved: number | null;
             description: string | null;
             metadata: {
                 [key: string]: unknown;
             } | null;
             created_at: string;
-        } & {
-            [key: string]: unknown;
         };
         Usage: {
             /** @enum {string} */

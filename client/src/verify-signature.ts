@@ -62,14 +62,17 @@ export async function credenceSignature(body: string | ArrayBuffer | Uint8Array,
 
 /**
  * True when `header` signs `rawBody` with `secret` and its timestamp is within the tolerance; false
- * for a missing or malformed header, a tampered body, another secret, or a stale timestamp.
+ * for a missing or malformed header, a tampered body, another secret, or a stale timestamp. `header`
+ * may be given as Node's `req.headers["credence-signature"]`: a repeated header is refused.
  */
 export async function verifyCredenceSignature(
   rawBody: string | ArrayBuffer | Uint8Array,
-  header: string | null | undefined,
+  headerValue: string | readonly string[] | null | undefined,
   secret: string,
   options: VerifyOptions = {},
 ): Promise<boolean> {
+  // Credence sends the header once; two of them mean someone else added one.
+  const header = typeof headerValue === "string" ? headerValue : headerValue?.length === 1 ? headerValue[0] : undefined;
   if (!header || !secret) return false;
   const parsed = parseCredenceSignature(header);
   if (!parsed) return false;

@@ -1,7 +1,9 @@
+import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import committed from "../../client/openapi.json";
 import { Credence, type FetchLike } from "../../client/src/index";
+import { flush } from "./helpers";
 
 // The client's types are generated from client/openapi.json (openapi-typescript → client/src/schema.d.ts),
 // which is generated from the app's zod schemas: never hand-copied. This fails when the committed
@@ -51,5 +53,91 @@ describe("the client's methods", () => {
       c.admin.health(),
     ]);
     expect([...reached].sort()).toEqual(templates.map((t) => t.route).sort());
+  });
+});
+
+// The client's types are only as true as the document: an answer field the document does not name would
+// be invisible to typed code, and a documented one that never comes would be a lie. The answers of the
+// money routes are compared with their documented objects, field by field.
+describe("the money routes' answers", () => {
+  type JsonSchema = { $ref?: string; properties?: Record<string, JsonSchema>; required?: string[]; items?: JsonSchema };
+  const doc = committed as unknown as { components: { schemas: Record<string, JsonSchema> } };
+  const resolve = (schema: JsonSchema): JsonSchema =>
+    schema.$ref ? doc.components.schemas[schema.$ref.replace("#/components/schemas/", "")]! : schema;
+  /** The fields an answer (an object the document describes by `name`) has that it should not, or lacks. */
+  function mismatch(name: string, answer: object): string[] {
+    const schema = resolve({ $ref: `#/components/schemas/${name}` });
+    const documented = Object.keys(schema.properties ?? {});
+    const got = Object.keys(answer);
+    return [
+      ...got.filter((k) => !documented.includes(k)).map((k) => `${name}.${k} is not documented`),
+      ...(schema.required ?? []).filter((k) => !got.includes(k)).map((k) => `${name}.${k} is documented as required but missing`),
+    ];
+  }
+
+  it("have exactly the documented fields", async () => {
+    const worker: FetchLike = (input, init) => exports.default.fetch(new Request(input, init));
+    const c = new Credence({ apiKey: env.ADMIN_API_KEY as string, baseUrl: "https://credence.test", fetch: worker });
+    const id = `schema-${Date.now().toString(36)}`;
+    await c.prices.set("schema.chat", { rates: { tokens: { credits: 1, per: 10 } } });
+    await c.accounts.upsert(id, {});
+    const grant = await c.grants.create(id, { amount: 1000 });
+    const quote = await c.quote(id, { operation: "schema.chat", quantities: { tokens: 95 } });
+    const debit = await c.debits.create(id, { operation: "schema.chat", quantities: { tokens: 100 } });
+    const hold = await c.holds.create(id, { amount: 50 });
+    const capture = await c.holds.capture(id, hold.hold_id, { amount: 20 });
+    const other = await c.holds.create(id, { amount: 10 });
+    const release = await c.holds.release(id, other.hold_id);
+    await flush(id);
+    const entries = await c.entries.list(id).toArray();
+    const account = await c.accounts.get(id);
+
+    expect([
+      ...mismatch("Grant", grant),
+      ...mismatch("Quote", quote),
+      ...quote.breakdown.flatMap((line) => mismatch("QuoteLine", line)),
+      ...mismatch("Debit", debit),
+      ...mismatch("Hold", hold),
+      ...mismatch("Capture", capture),
+      ...mismatch("Release", release),
+      ...entries.flatMap((entry) => mismatch("Entry", entry)),
+      ...mismatch("Account", account),
+    ]).toEqual([]);
+    expect(entries.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("have exactly the documented fields on the catalogue, history and admin routes too", async () => {
+    const worker: FetchLike = (input, init) => exports.default.fetch(new Request(input, init));
+    const c = new Credence({ apiKey: env.ADMIN_API_KEY as string, baseUrl: "https://credence.test", fetch: worker });
+    const id = `schema-${Date.now().toString(36)}-b`;
+    await c.accounts.upsert(id, {});
+    await c.grants.create(id, { amount: 100 });
+    const price = await c.prices.set("schema.image", { rates: { images: { credits: 40, per: 1 } } });
+    const pack = await c.packages.set("schema_pack", { credits: 1000, price: { amount: 500, currency: "usd" } });
+    await c.debits.create(id, { operation: "schema.image", quantities: { images: 1 } });
+    const key = await c.apiKeys.create({ name: "schema", scopes: ["read"] });
+    const keys = await c.apiKeys.list();
+    const endpoint = await c.webhookEndpoints.create({ url: "https://hooks.example/schema", events: ["*"] });
+    const endpoints = await c.webhookEndpoints.list();
+    const checkout = await c.checkoutSessions.create(id, { package_id: "schema_pack" });
+    const portal = await c.portalSessions.create(id);
+    await flush(id);
+    const usage = await c.usage.get(id);
+    const health = await c.admin.health();
+
+    expect([
+      ...mismatch("Price", price),
+      ...(await c.prices.list()).data.flatMap((p) => mismatch("Price", p)),
+      ...mismatch("Package", pack),
+      ...(await c.packages.list()).data.flatMap((p) => mismatch("Package", p)),
+      ...keys.data.flatMap((k) => mismatch("ApiKey", k)),
+      ...mismatch("ApiKey", await c.apiKeys.revoke(key.id)),
+      ...endpoints.data.flatMap((e) => mismatch("WebhookEndpoint", e)),
+      ...mismatch("WebhookEndpoint", await c.webhookEndpoints.disable(endpoint.id)),
+      ...mismatch("CheckoutSession", checkout),
+      ...mismatch("PortalSession", portal),
+      ...mismatch("Usage", usage),
+      ...mismatch("Health", health),
+    ]).toEqual([]);
   });
 });

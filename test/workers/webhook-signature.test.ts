@@ -45,6 +45,9 @@ describe("Credence-Signature", () => {
     expect(await verifyCredenceSignature(got.body, header, secret, { now: t + 301_000, toleranceSeconds: 600 })).toBe(true);
     expect(await verifyCredenceSignature(got.body, null, secret)).toBe(false);
     expect(await verifyCredenceSignature(got.body, "t=1,v1=zz", secret)).toBe(false);
+    // As Node gives headers: one value verifies, a repeated header does not.
+    expect(await verifyCredenceSignature(got.body, [header as string], secret)).toBe(true);
+    expect(await verifyCredenceSignature(got.body, [header as string, header as string], secret)).toBe(false);
   });
 
   it("during a rotation, deliveries carry a v1 for each secret and both verify", async () => {

@@ -28,11 +28,12 @@ const Entry = z
     operation: z.string().nullable(),
     quantities: z.record(z.string(), z.number()).nullable(),
     hold_id: z.string().nullable(),
+    lot_id: z.string().nullable().openapi({ description: "The credit lot a grant, purchase, expiry or clawback entry concerns" }),
+    reserved: z.number().int().nullable().openapi({ description: "For hold entries: the credits reserved or let go, which do not change the balance" }),
     description: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
     created_at: z.string(),
   })
-  .passthrough()
   .openapi("Entry");
 
 export const entries = newRouter();

@@ -11,8 +11,14 @@ import { AccountIdParam, errors, GrantBody, IdempotencyHeader, jsonBody, jsonRes
 export const DEFAULT_PRIORITY = 100;
 
 const Grant = z
-  .object({ lot_id: z.string(), balance: z.number().int(), available: z.number().int() })
-  .passthrough()
+  .object({
+    lot_id: z.string(),
+    entry_id: z.string(),
+    amount: z.number().int(),
+    debt_paid: z.number().int().openapi({ description: "The part of the grant that paid off debt first (it does not become available)" }),
+    balance: z.number().int(),
+    available: z.number().int(),
+  })
   .openapi("Grant");
 
 export const grants = newRouter();

@@ -12,12 +12,12 @@ import { AccountIdParam, CaptureBody, errors, HoldBody, HoldParams, IdempotencyH
 export const DEFAULT_HOLD_TTL_SECONDS = 900;
 
 const Hold = z
-  .object({ hold_id: z.string(), amount: z.number().int(), expires_at: z.string(), available: z.number().int() })
-  .passthrough()
+  .object({ hold_id: z.string(), amount: z.number().int(), expires_at: z.string(), balance: z.number().int(), available: z.number().int() })
   .openapi("Hold");
 const Capture = z
   .object({
     entry_id: z.string(),
+    hold_id: z.string(),
     cost: z.number().int().openapi({ description: "What was charged: the computed cost, up to the hold plus the overrun allowance" }),
     uncharged: z.number().int().openapi({
       description: "Computed cost above hold × (1 + CAPTURE_OVERRUN_MAX_PERCENT/100), or past a spending limit by more than that allowance: not charged, recorded in the entry's metadata",
@@ -26,10 +26,12 @@ const Capture = z
     overrun: z.number().int().openapi({ description: "The part of the charge that became debt (debt after − debt before)" }),
     balance: z.number().int(),
     available: z.number().int(),
+    debt: z.number().int().openapi({ description: "max(0, −balance) after the capture" }),
   })
-  .passthrough()
   .openapi("Capture");
-const Release = z.object({ released: z.number().int(), available: z.number().int() }).passthrough().openapi("Release");
+const Release = z
+  .object({ hold_id: z.string(), released: z.number().int(), balance: z.number().int(), available: z.number().int() })
+  .openapi("Release");
 
 export const holds = newRouter();
 

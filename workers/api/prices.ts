@@ -39,8 +39,16 @@ const Quote = z
     balance: z.number().int(),
     available: z.number().int(),
     affordable: z.boolean(),
+    reason: z
+      .enum(["spending_blocked", "account_in_debt", "spending_limit_exceeded", "insufficient_credits"])
+      .nullable()
+      .openapi({ description: "Why it is not affordable: the 402 error type a debit of this cost would get now; null when affordable" }),
     available_after: z.number().int(),
     remaining_operations: z.number().int().nullable(),
+    average_cost: z.number().nullable().openapi({ description: "This operation's average cost in the account's history (2 decimals); null when it has none" }),
+    debt: z.number().int(),
+    account_id: z.string(),
+    operation: z.string().nullable().openapi({ description: "The priced operation; null for a quote of a plain amount" }),
     breakdown: z.array(
       z
         .object({
@@ -53,10 +61,9 @@ const Quote = z
             example: "0.375",
           }),
         })
-        .passthrough(),
+        .openapi("QuoteLine"),
     ),
   })
-  .passthrough()
   .openapi("Quote");
 
 export const pricing = newRouter();
