@@ -1,6 +1,6 @@
 // The Credence client: one method per API route, typed from the server's own OpenAPI document.
-import { HttpClient, type CallOptions, type CredenceOptions } from "./http.js";
-import { PageIterator } from "./pagination.js";
+import { HttpClient, type CallOptions, type CredenceOptions, type Query } from "./http.js";
+import { PageIterator, type Page } from "./pagination.js";
 import type { ItemOf, QueryParams, RequestBody, ResponseBody } from "./types.js";
 
 const seg = (value: string) => encodeURIComponent(value);
@@ -32,6 +32,11 @@ export class Credence {
 
   constructor(options: CredenceOptions) {
     this.http = new HttpClient(options);
+  }
+
+  /** A list route's items, page after page (its answer is {data, next_cursor}). */
+  private paged<T>(path: string, filters: Query, options: CallOptions): PageIterator<T> {
+    return new PageIterator<T>((cursor) => this.http.request<Page<T>>("GET", path, { ...options, query: { ...filters, cursor } }));
   }
 
   readonly accounts = {
@@ -78,12 +83,7 @@ export class Credence {
   readonly entries = {
     /** GET /v1/accounts/{id}/entries, newest first: `for await (const entry of client.entries.list(id))`. */
     list: (accountId: string, filters: EntriesFilters = {}, options: CallOptions = {}) =>
-      new PageIterator<Entry>((cursor) =>
-        this.http.request<ResponseBody<"/v1/accounts/{id}/entries", "get">>("GET", `${acct(accountId)}/entries`, {
-          ...options,
-          query: { ...filters, cursor },
-        }),
-      ),
+      this.paged<Entry>(`${acct(accountId)}/entries`, filters, options),
   };
 
   readonly usage = {
@@ -141,12 +141,7 @@ export class Credence {
   readonly purchases = {
     /** GET /v1/accounts/{id}/purchases, following next_cursor. */
     list: (accountId: string, filters: PurchasesFilters = {}, options: CallOptions = {}) =>
-      new PageIterator<Purchase>((cursor) =>
-        this.http.request<ResponseBody<"/v1/accounts/{id}/purchases", "get">>("GET", `${acct(accountId)}/purchases`, {
-          ...options,
-          query: { ...filters, cursor },
-        }),
-      ),
+      this.paged<Purchase>(`${acct(accountId)}/purchases`, filters, options),
   };
 
   readonly portalSessions = {
@@ -181,12 +176,7 @@ export class Credence {
       this.http.request<ResponseBody<"/v1/webhook-endpoints/{id}/rotate-secret", "post">>("POST", `/v1/webhook-endpoints/${seg(id)}/rotate-secret`, options),
     /** GET /v1/webhook-endpoints/{id}/deliveries (admin), following next_cursor. */
     deliveries: (id: string, filters: DeliveriesFilters = {}, options: CallOptions = {}) =>
-      new PageIterator<Delivery>((cursor) =>
-        this.http.request<ResponseBody<"/v1/webhook-endpoints/{id}/deliveries", "get">>("GET", `/v1/webhook-endpoints/${seg(id)}/deliveries`, {
-          ...options,
-          query: { ...filters, cursor },
-        }),
-      ),
+      this.paged<Delivery>(`/v1/webhook-endpoints/${seg(id)}/deliveries`, filters, options),
     /** POST /v1/webhook-endpoints/{id}/deliveries/{event_id}/retry (admin) */
     retry: (id: string, eventId: string, options: CallOptions = {}) =>
       this.http.request<ResponseBody<"/v1/webhook-endpoints/{id}/deliveries/{event_id}/retry", "post">>(

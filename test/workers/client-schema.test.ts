@@ -1,8 +1,8 @@
-import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import committed from "../../client/openapi.json";
 import { Credence, type FetchLike } from "../../client/src/index";
+import { adminClient } from "./client-helpers";
 import { flush } from "./helpers";
 
 // The client's types are generated from client/openapi.json (openapi-typescript → client/src/schema.d.ts),
@@ -76,8 +76,7 @@ describe("the money routes' answers", () => {
   }
 
   it("have exactly the documented fields", async () => {
-    const worker: FetchLike = (input, init) => exports.default.fetch(new Request(input, init));
-    const c = new Credence({ apiKey: env.ADMIN_API_KEY as string, baseUrl: "https://credence.test", fetch: worker });
+    const c = adminClient();
     const id = `schema-${Date.now().toString(36)}`;
     await c.prices.set("schema.chat", { rates: { tokens: { credits: 1, per: 10 } } });
     await c.accounts.upsert(id, {});
@@ -107,8 +106,7 @@ describe("the money routes' answers", () => {
   });
 
   it("have exactly the documented fields on the catalogue, history and admin routes too", async () => {
-    const worker: FetchLike = (input, init) => exports.default.fetch(new Request(input, init));
-    const c = new Credence({ apiKey: env.ADMIN_API_KEY as string, baseUrl: "https://credence.test", fetch: worker });
+    const c = adminClient();
     const id = `schema-${Date.now().toString(36)}-b`;
     await c.accounts.upsert(id, {});
     await c.grants.create(id, { amount: 100 });

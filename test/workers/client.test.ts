@@ -1,10 +1,7 @@
-import { env } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   AuthenticationError,
   ConnectionError,
-  Credence,
   CredenceError,
   HoldNotActiveError,
   IdempotencyConflictError,
@@ -18,16 +15,10 @@ import {
   verifyCredenceSignature,
   type FetchLike,
 } from "../../client/src/index";
+import { adminClient, worker } from "./client-helpers";
 import { account, flush } from "./helpers";
 
-const BASE = "https://credence.test";
-const ADMIN = env.ADMIN_API_KEY as string;
-
-/** The real Worker, in this runtime, as the client's fetch. */
-const worker: FetchLike = (input, init) => exports.default.fetch(new Request(input, init));
-
-const client = (options: { fetch?: FetchLike; apiKey?: string; maxRetries?: number; timeoutMs?: number } = {}) =>
-  new Credence({ apiKey: ADMIN, baseUrl: BASE, fetch: worker, retryBaseMs: 5, ...options });
+const client = adminClient;
 
 let n = 0;
 const fresh = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++n}`;

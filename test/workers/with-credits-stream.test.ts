@@ -1,11 +1,9 @@
-import { env } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Credence, InsufficientCreditsError, streamWithCredits, type FetchLike, type StreamWithCreditsOptions } from "../../client/src/index";
+import { InsufficientCreditsError, streamWithCredits, type StreamWithCreditsOptions } from "../../client/src/index";
+import { adminClient, openedAccount } from "./client-helpers";
 import { account } from "./helpers";
 
-const worker: FetchLike = (input, init) => exports.default.fetch(new Request(input, init));
-const client = new Credence({ apiKey: env.ADMIN_API_KEY as string, baseUrl: "https://credence.test", fetch: worker, retryBaseMs: 5 });
+const client = adminClient();
 
 /** The shape of an OpenAI chat completion chunk, as far as metering cares. */
 interface Chunk {
@@ -27,13 +25,7 @@ const progress = (chunk: Chunk, soFar: Parameters<NonNullable<StreamWithCreditsO
 };
 const estimate = { input_tokens: 100, output_tokens: 500 }; // 10 + 500 = 510 credits held
 
-let n = 0;
-async function opened(credits: number): Promise<string> {
-  const id = `ws-${Date.now().toString(36)}-${++n}`;
-  await client.accounts.upsert(id, {});
-  if (credits > 0) await client.grants.create(id, { amount: credits });
-  return id;
-}
+const opened = (credits: number) => openedAccount(client, "ws", credits);
 
 /** Chunks as a model stream sends them, optionally cut (thrown) after `cutAfter` of them. */
 async function* modelStream(chunks: Chunk[], opts: { cutAfter?: number; signal?: AbortSignal; onReturn?: () => void } = {}): AsyncGenerator<Chunk> {

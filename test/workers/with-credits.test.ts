@@ -1,19 +1,11 @@
-import { env } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Credence, InsufficientCreditsError, withCredits, type FetchLike } from "../../client/src/index";
+import { InsufficientCreditsError, withCredits } from "../../client/src/index";
+import { adminClient, openedAccount } from "./client-helpers";
 import { account, flush } from "./helpers";
 
-const worker: FetchLike = (input, init) => exports.default.fetch(new Request(input, init));
-const client = new Credence({ apiKey: env.ADMIN_API_KEY as string, baseUrl: "https://credence.test", fetch: worker, retryBaseMs: 5 });
+const client = adminClient();
 
-let n = 0;
-async function opened(credits: number): Promise<string> {
-  const id = `wc-${Date.now().toString(36)}-${++n}`;
-  await client.accounts.upsert(id, {});
-  if (credits > 0) await client.grants.create(id, { amount: credits });
-  return id;
-}
+const opened = (credits: number) => openedAccount(client, "wc", credits);
 
 beforeAll(async () => {
   await client.prices.set("wc.chat", { rates: { tokens: { credits: 1, per: 10 } } });
