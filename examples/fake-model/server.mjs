@@ -76,11 +76,8 @@ async function chatCompletions(req, res, body) {
   const limit = body.max_completion_tokens ?? body.max_tokens;
   const tokens = typeof limit === "number" && limit >= 0 ? REPLY_TOKENS.slice(0, limit) : REPLY_TOKENS;
   const finishReason = tokens.length < REPLY_TOKENS.length ? "length" : "stop";
-  const usage = {
-    prompt_tokens: countPromptTokens(body.messages),
-    completion_tokens: tokens.length,
-    total_tokens: countPromptTokens(body.messages) + tokens.length,
-  };
+  const promptTokens = countPromptTokens(body.messages);
+  const usage = { prompt_tokens: promptTokens, completion_tokens: tokens.length, total_tokens: promptTokens + tokens.length };
   const id = `chatcmpl-fake-${Date.now().toString(36)}`;
   const created = Math.floor(Date.now() / 1000);
 

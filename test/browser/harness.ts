@@ -41,7 +41,7 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 // ---- small helpers ---------------------------------------------------------------------------------
 
 /** A port nobody listens on right now (the OS picks it; wrangler binds it moments later). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.unref();

@@ -6,11 +6,10 @@
 // journal's entries, and the webhook receiver's log.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeModel, REPLY, REPLY_TOKEN_COUNT, startFakeModel } from "../../examples/fake-model/server.mjs";
-import { type Credence, ROOT, eventually, startCredence } from "../browser/harness";
+import { type Credence, ROOT, eventually, freePort, startCredence } from "../browser/harness";
 
 const ACCOUNT = "demo-user";
 const BROKE = "broke-user";
@@ -112,17 +111,6 @@ async function capture(id: string, description: string, after: Set<string> = new
 
 /** The credits the test's chat price charges: rounded up once, on the total. */
 const chatCost = (q: Record<string, number>) => Math.ceil(((q.input_tokens ?? 0) * 250) / 1000 + ((q.output_tokens ?? 0) * 1000) / 1000);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 describe("examples/ against wrangler dev and the fake model server", () => {
   let receiver: ReturnType<typeof startExample> | undefined;

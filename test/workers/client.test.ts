@@ -15,6 +15,7 @@ import {
   verifyCredenceSignature,
   type FetchLike,
 } from "../../client/src/index";
+import { signatureHeader } from "../../workers/webhooks/signature";
 import { adminClient, worker } from "./client-helpers";
 import { account, flush } from "./helpers";
 
@@ -256,7 +257,12 @@ describe("controls, catalogue and admin", () => {
     expect(health).toHaveProperty("history_lag_ms");
   });
 
-  it("re-exports verifyCredenceSignature", async () => {
+  it("re-exports verifyCredenceSignature, which accepts what the Worker signs and nothing else", async () => {
+    const body = '{"id":"evt_1"}';
+    const t = Math.floor(Date.now() / 1000);
+    const header = await signatureHeader(body, ["whsec_x"], t);
+    expect(await verifyCredenceSignature(body, header, "whsec_x")).toBe(true);
+    expect(await verifyCredenceSignature(body, header, "whsec_y")).toBe(false);
     expect(await verifyCredenceSignature("{}", "t=1,v1=00", "whsec_x")).toBe(false);
   });
 });
