@@ -74,6 +74,30 @@ describe("the local test checkout (development, no Stripe key)", () => {
   });
 });
 
+describe("the local test checkout's price, in Stripe's units", () => {
+  it("JPY has no decimals, ISK two (shown only when there are some), KWD three", async () => {
+    const ID = "lc-currencies";
+    await openAccount(ID);
+    const cases = [
+      { id: "lc-jpy", price: { amount: 500, currency: "jpy" }, shown: "500 JPY" },
+      { id: "lc-isk", price: { amount: 50_000, currency: "isk" }, shown: "500 ISK" },
+      { id: "lc-kwd", price: { amount: 1234, currency: "kwd" }, shown: "1.234 KWD" },
+    ];
+    for (const c of cases) {
+      await api("PUT", `/v1/packages/${c.id}`, { body: { credits: 1000, price: c.price } });
+      const created = await call(DEV, "POST", `/v1/accounts/${ID}/checkout-sessions`, {
+        body: JSON.stringify({ package_id: c.id, success_url: "https://app.example/done", cancel_url: "https://app.example/cancel" }),
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json", "idempotency-key": `lc-currency-${c.id}` },
+      });
+      expect(created.status, c.id).toBe(201);
+      const url = new URL(((await created.json()) as { url: string }).url);
+      const html = await (await call(DEV, "GET", url.pathname + url.search)).text();
+      expect(html, c.id).toContain(`, ${c.shown}.</p>`);
+      expect(html, c.id).toContain(`Pay ${c.shown} (test)`);
+    }
+  });
+});
+
 describe("outside development, with no Stripe key", () => {
   it("checkout is 503 payments_not_configured and the local page does not exist", async () => {
     await api("PUT", "/v1/packages/lc-starter", { body: { credits: 1000, price: { amount: 500, currency: "usd" } } });

@@ -11,9 +11,10 @@ import { ledgerOf } from "../api/ledger";
 import { parsePurchaseExpiryDays } from "../../durable-objects/ledger/purchases";
 import type { Env } from "../env";
 import { ApiError } from "../http/errors";
+import { parseMoney } from "../money/currency";
 import { APP_CSS, themeCss } from "./assets";
 import { accountOf, averages, checkoutOf, dailyUsage, historyPage, packageList, priceList, purchaseList } from "./data";
-import { creditDecimals, currencyExponent, formats, localeOf, type Formats } from "./format";
+import { creditDecimals, formats, localeOf, type Formats } from "./format";
 import { brandOf, Layout } from "./layout";
 import { Buy, CheckoutReturn } from "./pages/buy";
 import { Controls, type FieldErrors } from "./pages/controls";
@@ -288,19 +289,17 @@ portal.get("/portal/controls", async (c) => {
 });
 
 /**
- * A decimal field as typed, with `places` digits after the point at most → integer units (× 10^places);
- * "" → null; a message when it cannot be read. Credits use CREDIT_DECIMALS, money its currency's exponent.
+ * A credits field as typed, with CREDIT_DECIMALS digits after the point at most → integer units
+ * (× 10^decimals); "" → null; a message when it cannot be read. Money is read by parseMoney instead.
  */
-function decimalField(raw: string, places: number, noun: "a number" | "an amount", maxWholeDigits: number): number | null | string {
+function creditsField(raw: string, decimals: number): number | null | string {
   const v = raw.trim();
   if (v === "") return null;
-  const m = new RegExp(`^(\\d{1,${maxWholeDigits}})(?:\\.(\\d{0,${places}}))?$`).exec(v);
-  if (!m) return places > 0 || noun === "an amount" ? `Enter ${noun} with at most ${places} decimals.` : "Enter a whole number.";
-  const value = Number(m[1]) * 10 ** places + Number((m[2] ?? "").padEnd(places, "0") || "0");
+  const m = new RegExp(`^(\\d{1,15})(?:\\.(\\d{0,${decimals}}))?$`).exec(v);
+  if (!m) return decimals > 0 ? `Enter a number with at most ${decimals} decimals.` : "Enter a whole number.";
+  const value = Number(m[1]) * 10 ** decimals + Number((m[2] ?? "").padEnd(decimals, "0") || "0");
   return Number.isSafeInteger(value) ? value : "This number is too large.";
 }
-
-const creditsField = (raw: string, decimals: number) => decimalField(raw, decimals, "a number", 15);
 
 async function formValues(c: Context<PortalEnv>): Promise<Record<string, string>> {
   const form = await c.req.parseBody();
@@ -346,10 +345,12 @@ portal.post("/portal/controls/auto-recharge", async (c) => {
   const packages = await packageList(c.env);
   const pkg = packages.find((p) => p.id === values.package_id);
   if (!pkg) errors.package_id = "Choose a package.";
-  const limit = pkg ? decimalField(values.monthly_limit ?? "", currencyExponent(pkg.price.currency), "an amount", 12) : null;
-  if (typeof limit === "string") errors.monthly_limit = limit;
-  else if (limit !== null && limit < 1) errors.monthly_limit = "Enter an amount above zero, or leave it empty for no limit.";
-  const monthlyLimit = typeof limit === "number" ? limit : null;
+  // Read in the chosen package's currency: that is the currency the limit is charged in.
+  const limitText = (values.monthly_limit ?? "").trim();
+  const limit = pkg && limitText !== "" ? parseMoney(limitText, pkg.price.currency) : null;
+  if (limit && !limit.ok) errors.monthly_limit = limit.message;
+  else if (limit?.ok && limit.minor < 1) errors.monthly_limit = "Enter an amount above zero, or leave it empty for no limit.";
+  const monthlyLimit = limit?.ok ? limit.minor : null;
   if (Object.keys(errors).length) return controlsPage(c, x, { errors, form: "auto-recharge", values });
   try {
     const reply = await applyAutoRecharge(c.env, x.session.accountId, {

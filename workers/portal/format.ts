@@ -1,13 +1,15 @@
 // How the hosted page writes numbers and dates for a person: credits with CREDIT_DECIMALS, money in
-// its currency, both in the reader's locale (Accept-Language); dates in the account's time zone.
+// its currency (Stripe's minor units, ../money/currency), both in the reader's locale (Accept-Language);
+// dates in the account's time zone.
 import type { Env } from "../env";
+import { formatMoney } from "../money/currency";
 
 export interface Formats {
   locale: string;
   timeZone: string;
   credits(value: number): string;
   money(amount: number, currency: string): string;
-  /** The money one displayed credit costs, with two more digits than the currency (e.g. $0.4000). */
+  /** The money one displayed credit costs, with up to two more digits than the currency (e.g. $0.4025). */
   perCredit(amount: number, credits: number, currency: string): string;
   date(iso: string | number): string;
   dateTime(iso: string | number): string;
@@ -33,15 +35,6 @@ export function creditDecimals(env: Env): number {
   return Number.isInteger(n) && n >= 0 && n <= 12 ? n : 0;
 }
 
-/** Digits after the point of a currency's smallest unit (2 for USD, 0 for JPY). */
-export function currencyExponent(currency: string): number {
-  try {
-    return new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
-  }
-}
-
 export function formats(env: Env, acceptLanguage: string | undefined, timeZone: string | null): Formats {
   const locale = localeOf(acceptLanguage);
   const zone = timeZone ?? "UTC";
@@ -56,15 +49,8 @@ export function formats(env: Env, acceptLanguage: string | undefined, timeZone: 
     locale,
     timeZone: zone,
     credits: (value) => credits.format(value / 10 ** decimals),
-    money: (amount, currency) => {
-      const exponent = currencyExponent(currency);
-      return new Intl.NumberFormat(locale, { style: "currency", currency: currency.toUpperCase() }).format(amount / 10 ** exponent);
-    },
-    perCredit: (amount, units, currency) => {
-      const exponent = currencyExponent(currency);
-      const value = amount / 10 ** exponent / (units / 10 ** decimals);
-      return new Intl.NumberFormat(locale, { style: "currency", currency: currency.toUpperCase(), minimumFractionDigits: exponent, maximumFractionDigits: exponent + 2 }).format(value);
-    },
+    money: (amount, currency) => formatMoney(amount, currency, locale),
+    perCredit: (amount, units, currency) => formatMoney(amount / (units / 10 ** decimals), currency, locale, { extraDigits: 2 }),
     date: (v) => date.format(at(v)),
     dateTime: (v) => dateTime.format(at(v)),
     day: (v) => day.format(at(v)),

@@ -12,6 +12,7 @@ import type { Env } from "../env";
 import { hmacHex, sameText, sha256Hex } from "../http/crypto";
 import { ApiError, errorBody } from "../http/errors";
 import type { AppEnv } from "../http/router";
+import { formatMoney } from "../money/currency";
 import type { CheckoutSession, Offer } from "./checkout";
 import { cryptoProvider } from "./client";
 import { webhook } from "./webhook";
@@ -93,7 +94,7 @@ function page(title: string, body: string): string {
 ${body}</body></html>`;
 }
 
-const money = (amount: number, currency: string) => `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
+const money = (amount: number, currency: string) => `${formatMoney(amount, currency, "en-US", { style: "number" })} ${currency.toUpperCase()}`;
 
 interface Pending {
   id: string;

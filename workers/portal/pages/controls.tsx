@@ -1,6 +1,7 @@
 // Controls: auto-recharge, spending limits and the low-balance threshold. Each form posts back here;
 // a change is confirmed on the page, and an error is shown next to its field.
 import type { AccountView } from "../../../durable-objects/views";
+import { moneyInput, moneyStep } from "../../money/currency";
 import type { Formats } from "../format";
 import { Banner, Csrf } from "../layout";
 import type { PackageLine } from "./buy";
@@ -39,6 +40,8 @@ export function Controls(props: {
   const step = decimals > 0 ? (1 / 10 ** decimals).toFixed(decimals) : "1";
   const value = (form: string, field: string, fallback: string) => (props.form === form && props.values[field] !== undefined ? props.values[field] : fallback);
   const described = (field: string) => (errors[field] ? `${field}-error` : undefined);
+  // The limit is charged in the plan's package's currency; before there is a plan, the first package's.
+  const limitCurrency = ar?.price.currency ?? props.packages[0]?.price.currency ?? null;
   return (
     <>
       {props.saved ? <Banner tone="ok">{`Saved: ${props.saved}.`}</Banner> : null}
@@ -69,8 +72,8 @@ export function Controls(props: {
           ))}
         </select>
         <Err id="package_id-error" errors={errors} field="package_id" />
-        <label for="ar-limit">Monthly limit (money, in {props.packages[0]?.price.currency.toUpperCase() ?? "the package's currency"}; empty: none)</label>
-        <input id="ar-limit" type="number" name="monthly_limit" min="0" step="0.01" value={value("auto-recharge", "monthly_limit", ar?.monthly_limit ? (ar.monthly_limit / 100).toFixed(2) : "")} aria-describedby={described("monthly_limit")} aria-invalid={errors.monthly_limit ? "true" : undefined} />
+        <label for="ar-limit">Monthly limit (money, in {limitCurrency?.toUpperCase() ?? "the package's currency"}; empty: none)</label>
+        <input id="ar-limit" type="number" name="monthly_limit" min="0" step={limitCurrency ? moneyStep(limitCurrency) : "0.01"} value={value("auto-recharge", "monthly_limit", ar?.monthly_limit ? moneyInput(ar.monthly_limit, ar.price.currency) : "")} aria-describedby={described("monthly_limit")} aria-invalid={errors.monthly_limit ? "true" : undefined} />
         <Err id="monthly_limit-error" errors={errors} field="monthly_limit" />
         <button type="submit">Save auto-recharge</button>
       </form>
