@@ -97,13 +97,17 @@ describe("the hosted page", () => {
         // A debit made through the API shows in the history and the chart (through the history Queue).
         expect((await api("POST", `/v1/accounts/${id}/debits`, { operation: "chat.demo", quantities: { input_tokens: 2000, output_tokens: 1000 } })).status).toBe(201);
         await page.goto(`${credence.url}/portal/usage`);
+        // The page reads the history and the chart's daily usage from D1 at the same time: a render can
+        // fall between the two when the Queue's write lands, so wait until the page shows both.
+        const debitRow = page.locator('#history tr[data-kind="debit"]', { hasText: "chat.demo" });
+        const chartBar = page.locator('svg[data-testid="usage-chart"] rect[data-operation="chat.demo"]');
         await eventually(
-          async () => ((await page.locator('#history tr[data-kind="debit"]', { hasText: "chat.demo" }).count()) > 0 ? true : (await page.reload(), undefined)),
+          async () => ((await debitRow.count()) > 0 && (await chartBar.count()) > 0 ? true : (await page.reload(), undefined)),
           20_000,
-          () => "the chat.demo debit did not reach the history",
+          () => "the chat.demo debit did not reach the history and the chart",
         );
-        expect(await page.locator('#history tr[data-kind="debit"]', { hasText: "chat.demo" }).first().innerText()).toMatch(/-5\.00/);
-        expect(await page.locator('svg[data-testid="usage-chart"] rect[data-operation="chat.demo"]').count()).toBe(1);
+        expect(await debitRow.first().innerText()).toMatch(/-5\.00/);
+        expect(await chartBar.count()).toBe(1);
         await visit("usage");
         await visit("policies", "/portal/policies");
         await visit("purchases", "/portal/purchases");

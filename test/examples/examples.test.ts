@@ -288,6 +288,12 @@ describe("examples/ against wrangler dev and the fake model server", () => {
       body: JSON.stringify({ id: "evt_forged", type: "balance.low", account_id: ACCOUNT, data: {} }),
     });
     expect(forged.status).toBe(400);
-    expect(receiver!.output()).toContain("Rejected a delivery: bad signature");
+    // The receiver logs before it answers, but its stdout reaches us through a pipe on its own schedule:
+    // the answer can arrive before the line does.
+    await eventually(
+      async () => (receiver!.output().includes("Rejected a delivery: bad signature") ? true : undefined),
+      30_000,
+      () => `the receiver did not log the forged delivery's rejection:\n${receiver!.output()}`,
+    );
   });
 });

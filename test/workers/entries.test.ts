@@ -116,11 +116,17 @@ describe("GET /v1/accounts/{id}/entries", () => {
     const before = Date.now();
     expect((await debit(ID, { amount: 1 })).status).toBe(201);
     // Read in one go inside the object: either the alarm that ships the debit is due within a second,
-    // or (on a slow machine) it has come due and already shipped it.
-    const { alarm, shippedSeq, lastSeq } = await runInDurableObject(ledger(ID), async (instance: AccountLedger, state) => ({
-      alarm: await state.storage.getAlarm(),
-      ...(await instance.audit())!,
-    }));
+    // or (on a slow machine) it has come due and already shipped it. While the runtime is running that
+    // alarm (it awaits the Queue's send, and this read can come in meanwhile), the debit is not shipped
+    // yet and getAlarm() answers null: read again until the run has finished one way or the other.
+    const { alarm, shippedSeq, lastSeq } = await eventually(
+      () =>
+        runInDurableObject(ledger(ID), async (instance: AccountLedger, state) => ({
+          alarm: await state.storage.getAlarm(),
+          ...(await instance.audit())!,
+        })),
+      (read) => read.shippedSeq >= read.lastSeq || read.alarm !== null,
+    );
     if (shippedSeq < lastSeq) {
       expect(alarm).not.toBeNull();
       expect(alarm as number).toBeLessThanOrEqual(before + 1000);
