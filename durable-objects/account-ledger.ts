@@ -14,7 +14,8 @@ import { AmountError } from "./ledger/money";
 import { parseOverrunPercent } from "./ledger/overrun";
 import * as payments from "./ledger/purchases";
 import * as rules from "./ledger/rules";
-import { rechargeDue, rechargeKey, rechargeSent, type RechargePlan, type SavedCard } from "./ledger/recharge";
+import { applyClaims, type ClaimsInput } from "./ledger/claims";
+import { prepareRecharge, rechargeKey, rechargeSent, rechargeUnreachable, type RechargePlan, type RechargeSend, type SavedCard } from "./ledger/recharge";
 import type { AllowancePlan, LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
 import { historyMessage, sendHistory } from "./store/outbox";
@@ -77,11 +78,6 @@ export interface PurchaseCredit {
   metadata: Record<string, unknown> | null;
   /** What `purchase.completed` tells the operator. */
   event: Record<string, unknown>;
-}
-
-export interface ClawbackRequest extends Omit<payments.ClawbackInput, "already"> {
-  /** Set for a dispute: spending is blocked, with this reason, until it closes. */
-  disputeReason?: string;
 }
 
 export class AccountLedger extends DurableObject<Env> {
@@ -363,32 +359,43 @@ export class AccountLedger extends DurableObject<Env> {
   }
 
   /**
-   * Claws back what a refund or a dispute still owes. `target` is cumulative for its key, and what the
-   * key has clawed back is kept beside the change, in the same transaction: a repeated, late or
-   * reordered event claws back nothing twice. A dispute also blocks spending until it closes.
+   * Refunds and disputes of one purchase (ledger/claims.ts): `facts` is what the caller knows of them
+   * now, merged into what this object was told before, and the account is moved to what the merged
+   * facts say. Any order or repetition of calls ends the same, so no idempotency key is needed.
    */
-  async clawBack(idem: Idempotency, input: ClawbackRequest): Promise<WireReply> {
+  async applyClaims(input: Omit<ClaimsInput, "current" | "restoreLot">): Promise<WireReply> {
+    const lotId = randomId("lot");
     return this.mutate(
-      idem,
+      null,
       undefined,
       (state, now) => {
-        const request = { ...input, already: this.store.clawedBack(input.key) };
-        const step = input.disputeReason === undefined
-          ? payments.clawback(state, request, now)
-          : payments.openDispute(state, { ...request, reason: input.disputeReason }, now);
-        if (step.outcome.ok) this.store.saveClawback(input.key, step.outcome.value.total);
+        const current = this.store.purchaseClaims(input.reference, Object.keys(input.facts.disputes), state.blocks);
+        const restoreLot = { lotId, expiresAt: payments.purchaseExpiry(now, this.purchaseExpiryDays), priority: 0 };
+        const step = applyClaims(state, { ...input, current, restoreLot }, now);
+        if (step.outcome.ok) this.store.savePurchaseClaims(input.reference, step.outcome.value.claims);
         return step;
       },
       (r) => ({
         status: 200,
-        body: { clawed_back: r.clawedBack, total_clawed_back: r.total, debt_added: r.debtAdded, balance: r.balance, available: r.available, debt: r.debt },
+        body: {
+          credits_clawed_back: r.claims.clawed,
+          version: r.claims.version,
+          status: r.status,
+          amount_refunded: r.refunded,
+          moved: r.moved,
+          debt_added: r.debtAdded,
+          balance: r.balance,
+          available: r.available,
+          debt: r.debt,
+        },
       }),
     );
   }
 
   /**
    * An auto-recharge charge succeeded (the webhook, keyed by its PaymentIntent): its credits, once.
-   * Charged ⇒ credited: this holds even if the attempt is no longer the one in flight.
+   * Charged ⇒ credited: this holds even if the attempt is no longer the one in flight. A charge this
+   * object never sent is refused (409 unknown_charge).
    */
   async creditRecharge(idem: Idempotency, input: Omit<payments.RechargeSuccess, "lotId" | "expiresAt">): Promise<WireReply> {
     const lotId = randomId("lot");
@@ -408,35 +415,9 @@ export class AccountLedger extends DurableObject<Env> {
     return this.mutate(null, undefined, (state, now) => payments.rechargeFailed(state, input, now), (r) => ({ status: 200, body: { disabled: r.disabled, retry_at: iso(r.retryAt) } }));
   }
 
-  /** A dispute closes: won restores what it clawed back; either way its block is lifted. */
-  async closeDispute(idem: Idempotency, input: { key: string; won: boolean; reference: string | null; event: Record<string, unknown> }): Promise<WireReply> {
-    const lotId = randomId("lot");
-    return this.mutate(
-      idem,
-      undefined,
-      (state, now) => {
-        const clawed = this.store.clawedBack(input.key);
-        const step = payments.closeDispute(
-          state,
-          {
-            key: input.key,
-            won: input.won,
-            clawed,
-            lot: { lotId, expiresAt: payments.purchaseExpiry(now, this.purchaseExpiryDays), priority: 0, reference: input.reference, description: "Dispute won: credits restored", metadata: null },
-            event: input.event,
-          },
-          now,
-        );
-        if (step.outcome.ok && step.outcome.value.restored > 0) this.store.saveClawback(input.key, 0);
-        return step;
-      },
-      (r) => ({ status: 200, body: { restored: r.restored, balance: r.balance, available: r.available, debt: r.debt } }),
-    );
-  }
-
-  /** Stops or allows spending for one reason ("admin" from the API); the account body shows it. */
-  async setBlock(input: payments.BlockInput): Promise<WireReply> {
-    return this.mutate(null, undefined, (state, now) => payments.setBlock(state, input, now), (_v, a, state, now) => ({
+  /** An operator stops or allows spending (allowing lifts every block, a dispute's too); the account body shows it. */
+  async setBlock(input: payments.AdminBlockInput): Promise<WireReply> {
+    return this.mutate(null, undefined, (state, now) => payments.setAdminBlock(state, input, now), (_v, a, state, now) => ({
       status: 200,
       body: accountView(a, state, now),
     }));
@@ -562,7 +543,7 @@ export class AccountLedger extends DurableObject<Env> {
     }
     try {
       // A Queue outage does not hold up a top-up, nor the reverse.
-      if (this.store.account()) rechargeRetryAt = await this.chargeRecharge(now);
+      if (this.store.account()) await this.chargeRecharge();
     } catch (err) {
       // Sent but not recorded (or not sent): the same try goes again under the same key, one charge.
       rechargeRetryAt = now + RECHARGE_RETRY_MS;
@@ -573,43 +554,51 @@ export class AccountLedger extends DurableObject<Env> {
   }
 
   /**
-   * Sends the auto-recharge try that is due to Stripe: an off-session PaymentIntent under the try's
-   * own idempotency key, so a crash after Stripe accepted it and before this object recorded it sends
-   * the same request again and Stripe answers with the same PaymentIntent, never a second charge.
-   * Credits come only from the payment_intent.succeeded webhook. Returns when to try again if Stripe
-   * could not be reached (null: nothing pending from here).
+   * Sends the auto-recharge try that is due, if it may still go (ledger/recharge.ts prepareRecharge:
+   * decided from the account as it is now, in a transaction of its own just before the call). It goes
+   * as an off-session PaymentIntent under the try's own idempotency key, so a crash after Stripe
+   * accepted it and before this object recorded it sends the same request again and Stripe answers
+   * with the same PaymentIntent, never a second charge. Credits come only from the webhook.
    */
-  private async chargeRecharge(now: number): Promise<number | null> {
+  private async chargeRecharge(): Promise<void> {
+    let due: RechargeSend | null = null;
+    const ref = randomId("arc");
+    await this.mutate(null, undefined, (state, t) => prepareRecharge(state, t, ref), (send) => {
+      due = send;
+      return { status: 200, body: {} };
+    });
     const a = this.store.account();
-    const ar = a ? this.store.loadState(a).autoRecharge : null;
-    const due = rechargeDue(ar, now);
-    if (!a || !ar || !due || !ar.card) return null;
+    if (!a || due === null) return;
+    const { attempt, card } = due as RechargeSend;
     const { sendCharge } = await import("../workers/stripe/charge");
     const answer = await sendCharge(this.env, {
       accountId: a.id,
-      amount: ar.plan.amount,
-      currency: ar.plan.currency,
-      customer: ar.card.customer,
-      paymentMethod: ar.card.paymentMethod,
-      packageId: ar.plan.packageId,
-      credits: ar.plan.credits,
-      attempt: due.number,
-      tries: due.tries,
-      idempotencyKey: rechargeKey(a.id, due),
+      amount: attempt.terms.amount,
+      currency: attempt.terms.currency,
+      customer: card.customer,
+      paymentMethod: card.paymentMethod,
+      packageId: attempt.terms.packageId,
+      credits: attempt.terms.credits,
+      ref: attempt.terms.ref,
+      attempt: attempt.number,
+      tries: attempt.tries,
+      idempotencyKey: rechargeKey(a.id, attempt),
     });
+    const record = (change: (state: LedgerState, t: number) => LedgerState) =>
+      this.mutate(null, undefined, (state, t) => new Draft(change(state, t), t).done(null), () => ({ status: 200, body: {} }));
     if (answer.kind === "unreachable") {
-      console.error(`ledger ${a.id}: auto-recharge try ${due.number}.${due.tries} not sent: ${answer.reason}`);
-      return now + RECHARGE_RETRY_MS;
+      console.error(`ledger ${a.id}: auto-recharge try ${attempt.number}.${attempt.tries} not sent: ${answer.reason}`);
+      await record((state, t) => rechargeUnreachable(state, attempt.number, attempt.tries, t));
+      return;
     }
-    if (answer.kind === "declined") {
-      const failure = { attempt: due.number, tries: due.tries, code: answer.code, needsAction: answer.needsAction };
+    if (answer.kind === "declined" || answer.kind === "rejected") {
+      const failure = { attempt: attempt.number, tries: attempt.tries, code: answer.code, needsAction: answer.kind === "declined" && answer.needsAction, permanent: answer.kind === "rejected" };
       await this.mutate(null, undefined, (state, t) => payments.rechargeFailed(state, failure, t), () => ({ status: 200, body: {} }));
-      return null;
+      return;
     }
-    await this.mutate(null, undefined, (state, t) => new Draft(rechargeSent(state, due.number, due.tries), t).done(null), () => ({ status: 200, body: {} }));
+    await record((state) => rechargeSent(state, attempt.number, attempt.tries));
     // The local stand-in's webhook calls this object back: it runs after this alarm, not inside it.
     if (answer.afterRecorded) this.ctx.waitUntil(answer.afterRecorded().catch((err) => console.error(`ledger ${a.id}: local auto-recharge webhook`, err)));
-    return null;
   }
 
   private replySweep(): { cursor: string; sweptAt: number } {
@@ -710,13 +699,12 @@ export class AccountLedger extends DurableObject<Env> {
           a.directoryVersion > a.shippedDirectoryVersion;
         if (unshipped) due.push(now + FLUSH_DELAY_MS);
       }
-      const expiring = this.store.nextDue();
-      if (expiring !== null) due.push(expiring);
-      // An auto-recharge try waiting for its time (a retry after a decline), or for Stripe to answer.
-      // (A try due now was just handled by chargeRecharge, or by a request's own alarm after this run.)
-      const waiting = this.store.loadState(a).autoRecharge?.inFlight?.nextTryAt ?? null;
-      const nextTry = rechargeRetryAt ?? (waiting !== null && waiting > now ? waiting : null);
-      if (nextTry !== null) due.push(nextTry);
+      const work = dueWork(this.store.loadState(a));
+      for (const at of [work.nextExpiryAt, work.nextNoticeAt, work.nextHoldExpiryAt, work.nextAllowanceAt]) if (at !== null) due.push(at);
+      // An auto-recharge try waiting for its time (a retry, a held-back month). One due already was
+      // handled by chargeRecharge, unless a request raised it since: a moment later, never a spin.
+      const recharge = rechargeRetryAt ?? (work.nextRechargeAt === null ? null : Math.max(work.nextRechargeAt, now + FLUSH_DELAY_MS));
+      if (recharge !== null) due.push(recharge);
       if (this.store.hasReplies()) {
         const sweep = this.replySweep();
         due.push(sweep.cursor !== "" ? now + SWEEP_SLICE_PAUSE_MS : sweep.sweptAt + SWEEP_EVERY_MS);

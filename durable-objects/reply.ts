@@ -45,6 +45,7 @@ const STATUS_OF: Record<LedgerError["type"], number> = {
   hold_not_found: 404,
   zero_cost: 400,
   invalid_request: 400,
+  unknown_charge: 409,
 };
 
 export function ledgerErrorReply(error: LedgerError): Reply {

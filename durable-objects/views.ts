@@ -51,7 +51,7 @@ export function accountView(a: AccountRecord, state: LedgerState, now: number) {
       time_zone: a.timeZone ?? "UTC",
     },
     low_balance: { threshold: a.lowBalanceThreshold, is_low: a.isLow },
-    auto_recharge: autoRechargeView(state.autoRecharge, now, a.timeZone),
+    auto_recharge: autoRechargeView(state.autoRecharge, now, a.timeZone, t.available, block !== null),
     allowance: allowanceView(state.allowance),
     blocked: block ? { reason: block.reason, since: iso(block.since) } : null,
     next_expiry: expiry ? { at: iso(expiry.at), amount: expiry.amount } : null,
@@ -78,14 +78,24 @@ function allowanceView(allowance: Allowance | null) {
   };
 }
 
+type HeldBack = "no_payment_method" | "monthly_limit_reached" | "blocked" | "below_threshold";
+
+/** Why no charge would go now (recharge.ts decides; this names it for the account body and the page). */
+function heldBackOf(ar: AutoRecharge, available: number, blocked: boolean): HeldBack | null {
+  if (!ar.enabled || ar.status === "disabled") return null;
+  if (ar.card === null) return "no_payment_method";
+  if (ar.heldBack === "monthly_limit_reached") return "monthly_limit_reached";
+  if (blocked) return "blocked";
+  if (ar.inFlight === null && available < ar.plan.threshold) return "below_threshold";
+  return null;
+}
+
 /** API.md's auto_recharge state; `charged_this_month` is of the account's current month. */
-function autoRechargeView(ar: AutoRecharge | null, now: number, timeZone: string | null) {
+function autoRechargeView(ar: AutoRecharge | null, now: number, timeZone: string | null, available: number, blocked: boolean) {
   if (ar === null) return null;
   const month = thisMonth(ar, now, timeZone);
-  // Why the next crossing would charge nothing: no saved card yet (a checkout with
-  // save_payment_method saves one), or this month's limit reached.
-  const heldBack = ar.enabled && ar.card === null ? "no_payment_method" : month.heldBack === "monthly_limit_reached" ? "monthly_limit_reached" : null;
-  const heldBackUntil = heldBack === "monthly_limit_reached" ? iso(month.heldBackUntil ?? null) : null;
+  const heldBack = heldBackOf(ar, available, blocked);
+  const heldBackUntil = heldBack === "monthly_limit_reached" ? iso(ar.heldBackUntil ?? null) : null;
   return {
     enabled: ar.enabled,
     threshold: ar.plan.threshold,
@@ -104,15 +114,23 @@ function autoRechargeView(ar: AutoRecharge | null, now: number, timeZone: string
   };
 }
 
-function rechargeMessage(ar: AutoRecharge, heldBack: string | null, until: string | null): string | null {
+function rechargeMessage(ar: AutoRecharge, heldBack: HeldBack | null, until: string | null): string | null {
   if (!ar.enabled) return "Auto-recharge is off.";
   if (ar.status === "disabled") {
-    return ar.disabledReason === "authentication_required"
-      ? "Auto-recharge stopped: the card needs its holder to confirm payments. Buy once with the card, then turn auto-recharge on again."
-      : `Auto-recharge stopped after the card was declined (${ar.disabledReason ?? "unknown"}). Update the card, then turn auto-recharge on again.`;
+    if (ar.disabledReason === "authentication_required") {
+      return "Auto-recharge stopped: the card needs its holder to confirm payments. Buy once with the card, then turn auto-recharge on again.";
+    }
+    if (ar.disabledReason?.startsWith("card_unusable")) {
+      return `Auto-recharge stopped: Stripe can no longer charge the saved card (${ar.disabledReason}). Buy once saving a card, then turn auto-recharge on again.`;
+    }
+    return `Auto-recharge stopped after the card was declined (${ar.disabledReason ?? "unknown"}). Update the card, then turn auto-recharge on again.`;
   }
   if (heldBack === "no_payment_method") return "Auto-recharge starts working after the next checkout with save_payment_method: true.";
   if (heldBack === "monthly_limit_reached") return `This month's auto-recharge limit is reached; it charges again from ${until ?? "next month"}.`;
+  if (heldBack === "blocked") return "Spending on this account is blocked; auto-recharge charges nothing while it is.";
+  if (heldBack === "below_threshold") {
+    return `Available credits are already below the threshold (${ar.plan.threshold}): auto-recharge buys the next time spending takes them from at or above it to below it. Buy credits once to start.`;
+  }
   if (ar.status === "in_flight") return "A top-up is being charged; no other is made until it is resolved.";
   return null;
 }

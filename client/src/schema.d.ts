@@ -1269,7 +1269,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Stop or allow spending by hand (admin): debits and holds get 402 spending_blocked; captures still settle */
+        /** Stop or allow spending by hand (admin): debits and holds get 402 spending_blocked; captures still settle; allowing lifts every block */
         put: {
             parameters: {
                 query?: never;
@@ -2748,13 +2748,13 @@ export interface components {
                  * @enum {string}
                  */
                 status: "idle" | "in_flight" | "disabled";
-                /** @description Why it stopped (authentication_required, declined: <code>); setting it again turns it back on */
+                /** @description Why it stopped (authentication_required, declined: <code>, card_unusable: <code>); setting it again turns it back on */
                 disabled_reason: string | null;
                 /**
-                 * @description Why a crossing of the threshold would charge nothing now
+                 * @description Why no charge would go now: no card saved yet; this month's limit reached; spending blocked; or available is already below the threshold (a charge needs spending to take it from above to below)
                  * @enum {string|null}
                  */
-                held_back: "no_payment_method" | "monthly_limit_reached" | null;
+                held_back: "no_payment_method" | "monthly_limit_reached" | "blocked" | "below_threshold" | null;
                 /**
                  * Format: date-time
                  * @description monthly_limit_reached: when the next month starts and the charge goes
@@ -3080,7 +3080,7 @@ export interface components {
         AlertsInput: {
             low_balance_threshold: number | null;
         };
-        /** @description An operator's block; an open payment dispute blocks on its own and is lifted only when it closes */
+        /** @description An operator's block. `blocked: false` lifts every block, an open payment dispute's too (written to the account's history with what was lifted); a dispute's block does not come back until a new dispute opens */
         BlockInput: {
             blocked: boolean;
             reason?: string;
@@ -3101,7 +3101,7 @@ export interface components {
         } | null;
         AutoRechargeInput: {
             enabled: boolean;
-            /** @description When `available` falls below this, buy the package */
+            /** @description When spending or an expiry takes `available` from at or above this to below it, buy the package (once per crossing); must be below the package's credits */
             threshold: number;
             package_id: string;
             /** @description Money charged per calendar month at most, in the package's currency's smallest unit; null or absent: no limit */
@@ -3145,9 +3145,9 @@ export interface components {
             dead_letters: number;
             /** @description Accounts whose due work is more than 15 minutes late */
             overdue_accounts: number;
-            /** @description Charged ⇒ credited: payments Stripe took that the webhook had not applied, found by the hourly pass */
+            /** @description Charged ⇒ credited, and what Stripe sent that credited nothing here */
             payments: {
-                /** @description The latest charged ⇒ credited pass: Stripe objects it looked at, payments it applied because their webhook had not */
+                /** @description The latest charged ⇒ credited pass: Stripe events it looked at, those it applied because their webhook had not, those it could not apply */
                 last_pass: {
                     /** Format: date-time */
                     started_at: string;
@@ -3158,11 +3158,11 @@ export interface components {
                     failures: number;
                 } | null;
                 repaired_last_7_days: number;
-                /** @description The 20 latest, newest first: each is a payment whose webhook never arrived (or could not be applied) */
+                /** @description The 20 latest, newest first: each is a payment, refund or dispute whose webhook never arrived (or could not be applied) */
                 recent_repairs: {
                     stripe_object: string;
                     /** @enum {string} */
-                    kind: "checkout_session" | "auto_recharge" | "saved_card";
+                    kind: "checkout_session" | "auto_recharge" | "saved_card" | "payment_failed" | "refund" | "dispute";
                     account_id: string | null;
                     credits: number;
                     amount: number;
@@ -3171,6 +3171,38 @@ export interface components {
                     /** Format: date-time */
                     repaired_at: string;
                 }[];
+                /** @description Paid sessions and charges this deployment did not credit, with why: not sold here, not the amount sold, an unknown account (the 20 latest) */
+                unapplied: {
+                    count: number;
+                    recent: {
+                        stripe_object: string;
+                        /** @enum {string} */
+                        kind: "checkout_session" | "auto_recharge";
+                        account_id: string | null;
+                        reason: string;
+                        amount: number | null;
+                        currency: string | null;
+                        /** Format: date-time */
+                        first_seen_at: string;
+                        /** Format: date-time */
+                        last_seen_at: string;
+                        seen: number;
+                    }[];
+                };
+                /** @description Stripe events the pass found unapplied and could not apply yet: each is tried again by later passes */
+                stuck: {
+                    count: number;
+                    /** Format: date-time */
+                    oldest_failed_at: string | null;
+                    recent: {
+                        event_id: string;
+                        type: string;
+                        attempts: number;
+                        last_error: string;
+                        /** Format: date-time */
+                        next_attempt_at: string;
+                    }[];
+                };
             };
             /** @description Outgoing webhooks */
             webhooks: {

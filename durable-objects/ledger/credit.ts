@@ -3,7 +3,6 @@
 
 import type { Draft } from "./draft";
 import { sub } from "./money";
-import { checkRecharge } from "./recharge";
 import type { EntryDraft, LotSource } from "./types";
 
 export interface GrantInput {
@@ -54,10 +53,9 @@ export function checkLowBalance(draft: Draft): void {
 }
 
 /**
- * What every change of the balance checks before its transaction ends: the low-balance alert, and
- * whether an auto-recharge is now due (recharge.ts). Run by each rule after its change.
+ * What every change of the balance checks before its transaction ends: the low-balance alert. (Auto-
+ * recharge is not here: only spending and expiry may raise a charge, recharge.ts checkCrossing.)
  */
 export function afterBalanceChange(draft: Draft): void {
   checkLowBalance(draft);
-  checkRecharge(draft);
 }

@@ -7,9 +7,9 @@
 
 import { rollAllowance } from "./allowance";
 import { afterBalanceChange } from "./credit";
-import type { Draft } from "./draft";
+import { totals, type Draft } from "./draft";
 import { burnOrder, isLive } from "./lots";
-import { rechargeResumesAt } from "./recharge";
+import { checkCrossing, rechargeWakeAt } from "./recharge";
 import type { LedgerState, Lot } from "./types";
 
 /** Lots are announced (`credits.expiring`) once, this long before they expire. */
@@ -60,6 +60,13 @@ export function settleInto(draft: Draft): void {
 }
 
 function settleAt(draft: Draft, at: number): void {
+  // What was available the instant before: an expiry that takes it below the threshold is a crossing.
+  const before = totals(draft.state, at - 1).available;
+  settleInstant(draft, at);
+  checkCrossing(draft, before);
+}
+
+function settleInstant(draft: Draft, at: number): void {
   const allowance = draft.state.allowance;
   const boundary = allowance !== null && allowance.periodEnd === at;
   // The allowance's own lot ends with its period, where the rollover decides what becomes of it.
@@ -102,6 +109,8 @@ export interface DueWork {
   nextNoticeAt: number | null;
   nextHoldExpiryAt: number | null;
   nextAllowanceAt: number | null;
+  /** An auto-recharge try to send, or a crossing held back by the monthly limit to look at again. */
+  nextRechargeAt: number | null;
 }
 
 export function dueWork(state: LedgerState): DueWork {
@@ -116,8 +125,9 @@ export function dueWork(state: LedgerState): DueWork {
   }
   for (const hold of state.holds) if (hold.status === "active") nextHoldExpiryAt = min(nextHoldExpiryAt, hold.expiresAt);
   const nextAllowanceAt = state.allowance?.periodEnd ?? null;
-  // An auto-recharge held back by its monthly limit goes at the next month's start, spending or not.
-  const rechargeAt = rechargeResumesAt(state.autoRecharge);
-  const dueAt = [nextExpiryAt, nextNoticeAt, nextHoldExpiryAt, nextAllowanceAt, rechargeAt].reduce(min, null);
-  return { dueAt, nextExpiryAt, nextNoticeAt, nextHoldExpiryAt, nextAllowanceAt };
+  // An auto-recharge held back by its monthly limit goes at the next month's start, spending or not;
+  // a declined charge is retried at its time.
+  const nextRechargeAt = rechargeWakeAt(state.autoRecharge);
+  const dueAt = [nextExpiryAt, nextNoticeAt, nextHoldExpiryAt, nextAllowanceAt, nextRechargeAt].reduce(min, null);
+  return { dueAt, nextExpiryAt, nextNoticeAt, nextHoldExpiryAt, nextAllowanceAt, nextRechargeAt };
 }

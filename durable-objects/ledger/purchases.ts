@@ -1,24 +1,10 @@
-// What payments do to an account: a purchase adds a lot; a refund or a dispute claws credits back; a
-// dispute blocks spending until it closes. Each clawback is keyed ("refund:<purchase>", "dispute:<id>")
-// and carries the cumulative total it should reach, so however often, late or out of order Stripe
-// delivers its events, the account gives back exactly what the contract's formula says, once.
+// What payments do to an account: a purchase adds a lot, an operator blocks or allows spending, and an
+// auto-recharge charge succeeds or fails. Refunds and disputes are claims.ts.
 
 import { Draft, type Totals } from "./draft";
-import { burnOrder, isLive } from "./lots";
-import { add, sub } from "./money";
-import { MAX_TRIES, RETRY_AFTER_MS, thisMonth } from "./recharge";
-import { addLot, afterBalanceChange, checkLowBalance, settleInto, type GrantInput } from "./rules";
-import type { EventDraft, LedgerState, Lot, Step } from "./types";
-
-/**
- * The credits a refund or dispute of `refunded` out of `paid` takes back from a purchase of `credits`:
- * ⌊credits × refunded / paid⌋ (API.md), exact for any safe amounts, never more than was bought.
- */
-export function clawbackTarget(credits: number, paid: number, refunded: number): number {
-  if (paid <= 0 || refunded <= 0) return 0;
-  const target = (BigInt(credits) * BigInt(Math.min(refunded, paid))) / BigInt(paid);
-  return Number(target);
-}
+import { MAX_TRIES, retire, RETRY_AFTER_MS, thisMonth } from "./recharge";
+import { addLot, afterBalanceChange, settleInto, type GrantInput } from "./rules";
+import type { LedgerState, Step } from "./types";
 
 export interface PurchaseInput extends Omit<GrantInput, "source"> {
   /** What `purchase.completed` tells the operator (package, amount, currency, Stripe ids). */
@@ -36,129 +22,33 @@ export function purchase(state: LedgerState, input: PurchaseInput, now: number):
   return draft.done({ ...draft.totals(), lotId: input.lotId, debtPaid });
 }
 
-export interface ClawbackInput {
-  /** What this clawback is for: "refund:<purchase reference>" or "dispute:<dispute id>". */
-  key: string;
-  /** The total this key should have clawed back once applied (cumulative, from clawbackTarget). */
-  target: number;
-  /** What this key has clawed back already (kept by the object per key). */
-  already: number;
-  /** The purchase lot's reference: its credits are taken first. */
-  reference: string | null;
-  description: string | null;
-  metadata: Record<string, unknown> | null;
-  /** The event to record when something is clawed back. */
-  event: Pick<EventDraft, "type" | "data">;
-}
-
-export interface ClawbackResult extends Totals {
-  /** Clawed back by this step. */
-  clawedBack: number;
-  /** What the key has clawed back in all, to be kept for the next delivery. */
-  total: number;
-  /** The part of this clawback no credit covered. */
-  debtAdded: number;
-}
-
-/**
- * Takes back what `target` says is still owed: from the purchase's own lot first, then the other lots
- * in burn order (holds do not protect credits that were never paid for), and what no lot holds
- * becomes debt. A target at or below what was already clawed back changes nothing: that is how a
- * repeated or out-of-order refund event is a no-op.
- */
-function clawInto(draft: Draft, input: ClawbackInput): ClawbackResult {
-  const amount = Math.max(0, input.target - input.already);
-  let debtAdded = 0;
-  if (amount > 0) {
-    const live = draft.state.lots.filter((lot) => isLive(lot, draft.now));
-    const own = live.filter((lot) => input.reference !== null && lot.reference === input.reference).sort(burnOrder);
-    const others = live.filter((lot) => !own.includes(lot)).sort(burnOrder);
-    const changed: Lot[] = [];
-    let left = amount;
-    for (const lot of [...own, ...others]) {
-      if (left === 0) break;
-      const take = Math.min(lot.remaining, left);
-      if (take === 0) continue;
-      changed.push({ ...lot, remaining: sub(lot.remaining, take) });
-      left = sub(left, take);
-    }
-    const byId = new Map(changed.map((lot) => [lot.id, lot]));
-    draft.putLots(
-      draft.state.lots.map((lot) => byId.get(lot.id) ?? lot),
-      changed,
-    );
-    debtAdded = left;
-    draft.state = { ...draft.state, debt: add(draft.state.debt, left) };
-    draft.entry("clawback", -amount, {
-      lotId: own[0]?.id ?? null,
-      description: input.description,
-      metadata: { ...input.metadata, clawback: input.key, ...(debtAdded > 0 ? { debt_added: debtAdded } : {}) },
-    });
-    draft.event(input.event.type, { ...input.event.data, credits_clawed_back: amount, total_clawed_back: input.already + amount });
-    afterBalanceChange(draft);
-  }
-  return { ...draft.totals(), clawedBack: amount, total: input.already + amount, debtAdded };
-}
-
-export function clawback(state: LedgerState, input: ClawbackInput, now: number): Step<ClawbackResult> {
-  const draft = new Draft(state, now);
-  settleInto(draft);
-  return draft.done(clawInto(draft, input));
-}
-
-export interface BlockInput {
-  /** Who sets or lifts it: "admin", or "dispute:<id>". */
-  key: string;
+export interface AdminBlockInput {
   blocked: boolean;
   reason: string;
 }
 
-function blockInto(draft: Draft, input: BlockInput): void {
-  const blocks = { ...draft.state.blocks };
-  if (input.blocked) blocks[input.key] = { reason: input.reason, since: blocks[input.key]?.since ?? draft.now };
-  else delete blocks[input.key];
-  draft.state = { ...draft.state, blocks };
-}
-
-/** Stops or allows spending for one reason; the account stays blocked while any reason remains. */
-export function setBlock(state: LedgerState, input: BlockInput, now: number): Step<Totals> {
-  const draft = new Draft(state, now);
-  settleInto(draft);
-  blockInto(draft, input);
-  return draft.done(draft.totals());
-}
-
-/** A dispute opens: its credits are clawed back and spending is blocked, in one step. */
-export function openDispute(state: LedgerState, input: ClawbackInput & { reason: string }, now: number): Step<ClawbackResult> {
-  const draft = new Draft(state, now);
-  settleInto(draft);
-  blockInto(draft, { key: input.key, blocked: true, reason: input.reason });
-  return draft.done(clawInto(draft, input));
-}
-
-export interface CloseDisputeInput {
-  key: string;
-  won: boolean;
-  /** What the dispute clawed back: granted again when it is won. */
-  clawed: number;
-  /** The lot that gives the credits back, when won. */
-  lot: Omit<GrantInput, "source" | "amount">;
-  event: Record<string, unknown>;
-}
-
 /**
- * A dispute closes: won gives back what it clawed (a new purchase lot, paying debt first), lost keeps
- * the clawback; either way its block is lifted.
+ * An operator stops or allows spending by hand. Allowing lifts every block, a dispute's included (the
+ * operator may know the dispute is settled before Stripe says so); either change is written to the
+ * journal (amount 0) with what was lifted and why, so the history shows who allowed what.
  */
-export function closeDispute(state: LedgerState, input: CloseDisputeInput, now: number): Step<Totals & { restored: number }> {
+export function setAdminBlock(state: LedgerState, input: AdminBlockInput, now: number): Step<Totals> {
   const draft = new Draft(state, now);
   settleInto(draft);
-  const restored = input.won ? input.clawed : 0;
-  if (restored > 0) addLot(draft, { ...input.lot, source: "purchase", amount: restored });
-  blockInto(draft, { key: input.key, blocked: false, reason: "" });
-  draft.event("dispute.closed", { ...input.event, won: input.won, credits_restored: restored });
-  afterBalanceChange(draft);
-  return draft.done({ ...draft.totals(), restored });
+  const blocks = draft.state.blocks;
+  if (input.blocked) {
+    if (!blocks.admin || blocks.admin.reason !== input.reason) {
+      draft.state = { ...draft.state, blocks: { ...blocks, admin: { reason: input.reason, since: blocks.admin?.since ?? now } } };
+      draft.entry("block", 0, { description: `Spending blocked: ${input.reason}`, metadata: { by: "admin", reason: input.reason } });
+    }
+    return draft.done(draft.totals());
+  }
+  const lifted = Object.entries(blocks).map(([key, b]) => ({ key, reason: b.reason, since: new Date(b.since).toISOString() }));
+  if (lifted.length > 0) {
+    draft.state = { ...draft.state, blocks: {} };
+    draft.entry("unblock", 0, { description: `Spending allowed again: ${input.reason}`, metadata: { by: "admin", reason: input.reason, lifted } });
+  }
+  return draft.done(draft.totals());
 }
 
 export const DEFAULT_PURCHASE_EXPIRY_DAYS = 365;
@@ -181,6 +71,8 @@ export function purchaseExpiry(now: number, days: number): number | null {
 
 export interface RechargeSuccess {
   attempt: number;
+  /** The charge's own reference, from its metadata (absent on charges sent before references). */
+  ref: string | null;
   lotId: string;
   credits: number;
   amount: number;
@@ -188,13 +80,25 @@ export interface RechargeSuccess {
   paymentIntent: string;
 }
 
+/** Whether this object sent the charge: its reference is one it made, or (older charges) its attempt number is. */
+function sentHere(state: LedgerState, input: Pick<RechargeSuccess, "attempt" | "ref">): boolean {
+  const ar = state.autoRecharge;
+  if (!ar || input.attempt < 1 || input.attempt > ar.attempts) return false;
+  if (input.ref === null) return true;
+  return ar.inFlight?.terms?.ref === input.ref || (ar.sentRefs ?? []).includes(input.ref);
+}
+
 /**
  * A charge succeeded: its credits, always (charged ⇒ credited, even for an attempt that is no longer
  * the one in flight); the attempt it ends goes back to idle. The caller keys it by the PaymentIntent.
+ * A charge this object never sent (another deployment's, on a shared Stripe account) credits nothing.
  */
 export function rechargeSucceeded(state: LedgerState, input: RechargeSuccess, now: number): Step<Totals & { debtPaid: number }> {
   const draft = new Draft(state, now);
   settleInto(draft);
+  if (!sentHere(draft.state, input)) {
+    return draft.refuse({ type: "unknown_charge", message: `This account never sent auto-recharge attempt ${input.attempt} (${input.paymentIntent}).`, details: { payment_intent: input.paymentIntent } });
+  }
   const debtPaid = addLot(draft, {
     lotId: input.lotId,
     amount: input.credits,
@@ -211,7 +115,7 @@ export function rechargeSucceeded(state: LedgerState, input: RechargeSuccess, no
     const ends = ar.inFlight?.number === input.attempt;
     draft.state = {
       ...draft.state,
-      autoRecharge: { ...ar, chargedThisMonth: ar.chargedThisMonth + input.amount, ...(ends ? { inFlight: null, status: ar.status === "disabled" ? "disabled" : "idle" } : {}) },
+      autoRecharge: { ...ar, chargedThisMonth: ar.chargedThisMonth + input.amount, ...(ends ? { inFlight: null, status: ar.status === "disabled" ? "disabled" : "idle", sentRefs: retire(ar) } : {}) },
     };
   }
   draft.event("auto_recharge.succeeded", { attempt: input.attempt, credits: input.credits, amount: input.amount, payment_intent: input.paymentIntent, debt_paid: debtPaid });
@@ -226,12 +130,15 @@ export interface RechargeFailure {
   code: string;
   /** The card needs its holder (3-D Secure): no off-session retry can succeed. */
   needsAction: boolean;
+  /** Stripe refused the request itself (a detached card, `resource_missing`): no retry can succeed. */
+  permanent?: boolean;
 }
 
 /**
- * A try failed. A decline that may pass is tried again later, up to MAX_TRIES in all; one that needs
- * the card holder, or the last try, disables auto-recharge with the reason until the user turns it on
- * again. A failure of a try that is not the current one changes nothing.
+ * A try failed. A decline that may pass is tried again later, up to MAX_TRIES in all (and each retry is
+ * sent only if recharge.ts still allows it then); one that needs the card holder, one Stripe refused
+ * outright, or the last try, disables auto-recharge with the reason until the user turns it on again.
+ * A failure of a try that is not the current one changes nothing.
  */
 export function rechargeFailed(state: LedgerState, input: RechargeFailure, now: number): Step<{ disabled: boolean; retryAt: number | null }> {
   const draft = new Draft(state, now);
@@ -239,13 +146,14 @@ export function rechargeFailed(state: LedgerState, input: RechargeFailure, now: 
   const current = ar?.inFlight;
   if (!ar || !current || current.number !== input.attempt || current.tries !== input.tries) return draft.done({ disabled: false, retryAt: null });
   draft.event("auto_recharge.failed", { attempt: input.attempt, try: input.tries, code: input.code });
-  if (!input.needsAction && current.tries < MAX_TRIES) {
+  if (!input.needsAction && !input.permanent && current.tries < MAX_TRIES) {
     const retryAt = now + (RETRY_AFTER_MS[current.tries - 1] as number);
     draft.state = { ...draft.state, autoRecharge: { ...ar, inFlight: { ...current, tries: current.tries + 1, nextTryAt: retryAt } } };
     return draft.done({ disabled: false, retryAt });
   }
-  const reason = input.needsAction ? "authentication_required" : `declined: ${input.code}`;
-  draft.state = { ...draft.state, autoRecharge: { ...ar, status: "disabled", disabledReason: reason, inFlight: null } };
+  const reason = input.needsAction ? "authentication_required" : input.permanent ? `card_unusable: ${input.code}` : `declined: ${input.code}`;
+  draft.state = { ...draft.state, autoRecharge: { ...ar, status: "disabled", disabledReason: reason, inFlight: null, sentRefs: retire(ar) } };
   draft.event("auto_recharge.disabled", { reason, attempt: input.attempt });
   return draft.done({ disabled: true, retryAt: null });
 }
+

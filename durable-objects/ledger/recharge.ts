@@ -1,19 +1,29 @@
-// Auto-recharge as pure rules (issue 10). The debit or capture that takes `available` below the
-// threshold marks one charge as due in its own transaction; the object's alarm then asks Stripe for an
-// off-session PaymentIntent under a key fixed by (attempt, try), so a crashed alarm retried later
-// cannot charge twice; credits land only when Stripe says the payment succeeded (the webhook, or the
-// cron's charged ⇒ credited pass). At most one attempt is in flight; money charged is capped per
-// calendar month of the account.
+// Auto-recharge as pure rules (API.md, "When auto-recharge charges a card").
+//
+// A charge is raised only by a crossing: spending (a debit, a capture, a hold) or an expiry that takes
+// `available` from at or above the threshold to below it. Nothing else raises one: not a refund or a
+// dispute (a clawback), not a block, not the debt a clawback leaves, not a card being saved, not the
+// setting being turned on. One crossing raises at most one charge, and at most one is in flight.
+//
+// Raising is not sending. The object's alarm sends a charge, and before it sends (the first try and
+// every retry) it asks `prepareRecharge` again, from the state as it is then: auto-recharge on, a card
+// saved, not blocked, `available < threshold`, the month's limit not reached. If any of that no longer
+// holds, nothing is sent and the crossing is over. The try is sent under a key fixed by (attempt, try),
+// so a crashed alarm retried later cannot charge twice; credits land only when Stripe says the payment
+// succeeded (the webhook, or the cron's charged ⇒ credited pass).
 
 import { nextBoundary } from "./calendar";
-import type { Draft } from "./draft";
+import { Draft } from "./draft";
 import { periodKeys } from "./limits";
-import type { LedgerState } from "./types";
+import type { LedgerState, Step } from "./types";
 
 /** Declines that may pass (insufficient funds, a processing error) are tried this many times in all. */
 export const MAX_TRIES = 3;
 /** Pause before the 2nd and 3rd try of a declined charge. */
 export const RETRY_AFTER_MS = [6 * 3_600_000, 24 * 3_600_000] as const;
+/** When Stripe could not be reached, the same try goes again after this, doubling each time up to the cap. */
+export const UNREACHABLE_RETRY_MS = 30_000;
+export const UNREACHABLE_RETRY_MAX_MS = 3_600_000;
 
 export interface RechargePlan {
   threshold: number;
@@ -26,6 +36,16 @@ export interface RechargePlan {
   monthlyLimit: number | null;
 }
 
+/** What one attempt buys: fixed when it is sent, so every try of it asks Stripe for the same thing. */
+export interface RechargeTerms {
+  /** Sent as the PaymentIntent's metadata: the webhook credits only charges whose reference this object made. */
+  ref: string;
+  packageId: string;
+  credits: number;
+  amount: number;
+  currency: string;
+}
+
 export interface Attempt {
   /** 1, 2, 3 …: with the try, names the Stripe idempotency key. */
   number: number;
@@ -33,6 +53,10 @@ export interface Attempt {
   /** When the alarm should ask Stripe (again); null while Stripe has the current try. */
   nextTryAt: number | null;
   since: number;
+  /** Fixed by the first send; absent until then (and on attempts stored before terms were kept). */
+  terms?: RechargeTerms;
+  /** How many times in a row Stripe could not be reached for this try (the wait doubles). */
+  unreachable?: number;
 }
 
 /** The saved card auto-recharge charges off-session (from a checkout with save_payment_method). */
@@ -53,7 +77,7 @@ export function newerCard(kept: SavedCard | null, offered: SavedCard | null | un
 export interface AutoRecharge {
   enabled: boolean;
   plan: RechargePlan;
-  /** null: no saved card yet; auto-recharge starts working after a checkout that saves one. */
+  /** null: no saved card yet; auto-recharge starts working at the next crossing after a card is saved. */
   card: SavedCard | null;
   status: "idle" | "in_flight" | "disabled";
   disabledReason: string | null;
@@ -62,25 +86,41 @@ export interface AutoRecharge {
   monthKey: string;
   chargedThisMonth: number;
   lastAttemptAt: number | null;
-  /** Why the last crossing charged nothing although auto-recharge is on ("monthly_limit_reached"). */
+  /** A crossing that found this month's limit reached ("monthly_limit_reached"): it is charged at `heldBackUntil`. */
   heldBack: string | null;
   /** When a charge held back by the monthly limit may go (the next month's start): the alarm wakes then. */
   heldBackUntil?: number | null;
+  /** References of ended attempts' charges (the last KEPT_REFS), so a late success still credits. */
+  sentRefs?: string[];
+}
+
+/** How many ended attempts' references are kept for outcomes that arrive late. */
+export const KEPT_REFS = 20;
+
+/** The references kept once the attempt in flight ends (its own added, if it was ever sent). */
+export function retire(ar: AutoRecharge): string[] {
+  const ref = ar.inFlight?.terms?.ref;
+  const kept = ar.sentRefs ?? [];
+  return ref && !kept.includes(ref) ? [...kept, ref].slice(-KEPT_REFS) : kept;
 }
 
 /** The Stripe idempotency key of a try: the same try never makes a second PaymentIntent. */
 export const rechargeKey = (accountId: string, attempt: Attempt) => `auto_recharge:${accountId}:${attempt.number}:${attempt.tries}`;
 
+/** The counters of the account's current month (money charged starts again from 0 in a new month). */
 export function thisMonth(ar: AutoRecharge, now: number, timeZone: string | null): AutoRecharge {
   const { monthKey } = periodKeys(now, timeZone);
   if (monthKey === ar.monthKey) return ar;
-  const heldBack = ar.heldBack === "monthly_limit_reached" ? null : ar.heldBack;
-  return { ...ar, monthKey, chargedThisMonth: 0, heldBack, heldBackUntil: null };
+  return { ...ar, monthKey, chargedThisMonth: 0 };
 }
 
+const withRecharge = (state: LedgerState, autoRecharge: AutoRecharge): LedgerState => ({ ...state, autoRecharge });
+
 /**
- * Sets auto-recharge (or turns it off). Turning it on again after it was disabled clears the reason;
- * an attempt in flight is left to finish (its outcome still credits or fails as it must).
+ * Sets auto-recharge (or turns it off). Turning it off cancels a retry that is waiting (a try Stripe
+ * already has still ends as Stripe says: its credits land if it succeeded). Turning it on again after
+ * it was disabled clears the reason. A crossing held back by the monthly limit is looked at again at
+ * once under the new plan (a higher limit lets it go), and dropped when auto-recharge is turned off.
  */
 export function configureRecharge(
   current: AutoRecharge | null,
@@ -104,48 +144,131 @@ export function configureRecharge(
     lastAttemptAt: null,
     heldBack: null,
   };
-  const status = base.inFlight ? "in_flight" : "idle";
-  return { ...thisMonth(base, now, timeZone), enabled, plan, card, status, disabledReason: null, heldBack: null, heldBackUntil: null };
-}
-
-/**
- * Called by every rule that can lower `available` (debit, capture, expiry, clawback), after its
- * change: marks one charge due when auto-recharge is on, idle, and available is below the threshold.
- */
-export function checkRecharge(draft: Draft): void {
-  const current = draft.state.autoRecharge;
-  if (!current || !current.enabled || current.status !== "idle" || current.card === null) return;
-  if (draft.totals().available >= current.plan.threshold) return;
-  const ar = thisMonth(current, draft.now, draft.state.settings.timeZone);
-  const limit = ar.plan.monthlyLimit;
-  if (limit !== null && ar.chargedThisMonth + ar.plan.amount > limit) {
-    if (ar.heldBack !== "monthly_limit_reached") {
-      const heldBackUntil = nextBoundary(draft.now, "month", draft.state.settings.timeZone);
-      draft.state = { ...draft.state, autoRecharge: { ...ar, heldBack: "monthly_limit_reached", heldBackUntil } };
-    }
-    return;
-  }
-  const attempt: Attempt = { number: ar.attempts + 1, tries: 1, nextTryAt: draft.now, since: draft.now };
-  draft.state = {
-    ...draft.state,
-    autoRecharge: { ...ar, status: "in_flight", attempts: attempt.number, inFlight: attempt, lastAttemptAt: draft.now, heldBack: null, heldBackUntil: null },
+  const waiting = base.inFlight !== null && base.inFlight.nextTryAt !== null;
+  const cancel = !enabled && waiting;
+  const inFlight = cancel ? null : base.inFlight;
+  const held = enabled && base.heldBack === "monthly_limit_reached";
+  return {
+    ...thisMonth(base, now, timeZone),
+    enabled,
+    plan,
+    card,
+    inFlight,
+    sentRefs: cancel ? retire(base) : base.sentRefs,
+    status: inFlight ? "in_flight" : "idle",
+    disabledReason: null,
+    heldBack: held ? base.heldBack : null,
+    heldBackUntil: held ? now : null,
   };
 }
 
-/** When a charge held back by the monthly limit may go: the object must wake then, even if nobody spends. */
-export function rechargeResumesAt(ar: AutoRecharge | null): number | null {
-  return ar?.enabled && ar.heldBack === "monthly_limit_reached" ? (ar.heldBackUntil ?? null) : null;
+/** Why no charge may be sent now (null: it may). The same checks raise a charge and send it. */
+export type HeldReason = "off" | "disabled" | "no_payment_method" | "blocked" | "above_threshold" | "monthly_limit_reached";
+
+export function whyNotCharge(draft: Draft, ar: AutoRecharge): HeldReason | null {
+  if (!ar.enabled) return "off";
+  if (ar.status === "disabled") return "disabled";
+  if (ar.card === null) return "no_payment_method";
+  for (const _ in draft.state.blocks) return "blocked";
+  if (draft.totals().available >= ar.plan.threshold) return "above_threshold";
+  const month = thisMonth(ar, draft.now, draft.state.settings.timeZone);
+  if (ar.plan.monthlyLimit !== null && month.chargedThisMonth + ar.plan.amount > ar.plan.monthlyLimit) return "monthly_limit_reached";
+  return null;
 }
 
-/** The try the alarm must send to Stripe now, if any. */
-export function rechargeDue(ar: AutoRecharge | null, now: number): Attempt | null {
-  const attempt = ar?.inFlight;
-  return attempt && attempt.nextTryAt !== null && attempt.nextTryAt <= now ? attempt : null;
+/** A crossing found this month's limit reached: it waits for the next month's start. */
+function holdBack(draft: Draft, ar: AutoRecharge): AutoRecharge {
+  const heldBackUntil = nextBoundary(draft.now, "month", draft.state.settings.timeZone);
+  return { ...thisMonth(ar, draft.now, draft.state.settings.timeZone), heldBack: "monthly_limit_reached", heldBackUntil };
+}
+
+/**
+ * Called by the rules that spend (debit, capture, hold) and by expiry, with `available` as it was just
+ * before their change: a fall from at or above the threshold to below it is a crossing, and raises one
+ * charge (due now) unless one is already in flight or anything says no charge may go.
+ */
+export function checkCrossing(draft: Draft, availableBefore: number): void {
+  const ar = draft.state.autoRecharge;
+  if (!ar || ar.inFlight !== null || ar.heldBack !== null) return;
+  if (!(availableBefore >= ar.plan.threshold && draft.totals().available < ar.plan.threshold)) return;
+  const why = whyNotCharge(draft, ar);
+  if (why === "monthly_limit_reached") draft.state = withRecharge(draft.state, holdBack(draft, ar));
+  if (why !== null) return;
+  const attempt: Attempt = { number: ar.attempts + 1, tries: 1, nextTryAt: draft.now, since: draft.now };
+  draft.state = withRecharge(draft.state, {
+    ...thisMonth(ar, draft.now, draft.state.settings.timeZone),
+    status: "in_flight",
+    attempts: attempt.number,
+    inFlight: attempt,
+    lastAttemptAt: draft.now,
+  });
+}
+
+/** When the object must wake for auto-recharge by itself: a held-back crossing's month, or a try's time. */
+export function rechargeWakeAt(ar: AutoRecharge | null): number | null {
+  if (!ar) return null;
+  if (ar.inFlight) return ar.inFlight.nextTryAt;
+  return ar.heldBack === "monthly_limit_reached" ? (ar.heldBackUntil ?? null) : null;
+}
+
+/** A try to send to Stripe now, with what it buys and the key it goes under. */
+export interface RechargeSend {
+  attempt: Attempt & { terms: RechargeTerms };
+  card: SavedCard;
+}
+
+/**
+ * The alarm's question before it calls Stripe: is a try due, and may it still be sent? A held-back
+ * crossing whose month has come becomes a charge if everything still allows it; a due try goes only
+ * if everything still allows it. Anything that no longer allows it ends the crossing: nothing is sent,
+ * and auto-recharge is idle again (a crossing still held back by the limit waits for the next month).
+ */
+export function prepareRecharge(state: LedgerState, now: number, ref: string): Step<RechargeSend | null> {
+  const draft = new Draft(state, now);
+  if (!draft.state.autoRecharge) return draft.done(null);
+  let ar = thisMonth(draft.state.autoRecharge, now, draft.state.settings.timeZone);
+  if (ar.inFlight === null && ar.heldBack === "monthly_limit_reached" && (ar.heldBackUntil ?? Infinity) <= now) {
+    const why = whyNotCharge(draft, ar);
+    ar = why === "monthly_limit_reached" ? holdBack(draft, ar) : { ...ar, heldBack: null, heldBackUntil: null };
+    if (why === null) {
+      ar = { ...ar, status: "in_flight", attempts: ar.attempts + 1, lastAttemptAt: now, inFlight: { number: ar.attempts + 1, tries: 1, nextTryAt: now, since: now } };
+    }
+    draft.state = withRecharge(draft.state, ar);
+  }
+  const due = ar.inFlight;
+  if (!due || due.nextTryAt === null || due.nextTryAt > now) return draft.done(null);
+  const why = whyNotCharge(draft, ar);
+  if (why !== null) {
+    const ended: AutoRecharge = { ...ar, inFlight: null, status: ar.status === "disabled" ? "disabled" : "idle", sentRefs: retire(ar) };
+    draft.state = withRecharge(draft.state, why === "monthly_limit_reached" ? holdBack(draft, ended) : ended);
+    return draft.done(null);
+  }
+  const terms = due.terms ?? { ref, packageId: ar.plan.packageId, credits: ar.plan.credits, amount: ar.plan.amount, currency: ar.plan.currency };
+  const attempt = { ...due, terms };
+  draft.state = withRecharge(draft.state, { ...ar, inFlight: attempt });
+  return draft.done({ attempt, card: ar.card as SavedCard });
+}
+
+/** The current try of the current attempt, or null when `attempt`/`tries` name another. */
+function currentTry(state: LedgerState, attempt: number, tries: number): { ar: AutoRecharge; current: Attempt } | null {
+  const ar = state.autoRecharge;
+  const current = ar?.inFlight;
+  if (!ar || !current || current.number !== attempt || current.tries !== tries) return null;
+  return { ar, current };
 }
 
 /** Stripe accepted the try (a PaymentIntent exists): wait for its outcome, do not send it again. */
 export function rechargeSent(state: LedgerState, attempt: number, tries: number): LedgerState {
-  const ar = state.autoRecharge;
-  if (!ar?.inFlight || ar.inFlight.number !== attempt || ar.inFlight.tries !== tries) return state;
-  return { ...state, autoRecharge: { ...ar, inFlight: { ...ar.inFlight, nextTryAt: null } } };
+  const found = currentTry(state, attempt, tries);
+  if (!found) return state;
+  return withRecharge(state, { ...found.ar, inFlight: { ...found.current, nextTryAt: null, unreachable: 0 } });
+}
+
+/** Stripe could not be reached: the same try (same key) goes again later, the wait doubling up to an hour. */
+export function rechargeUnreachable(state: LedgerState, attempt: number, tries: number, now: number): LedgerState {
+  const found = currentTry(state, attempt, tries);
+  if (!found) return state;
+  const times = (found.current.unreachable ?? 0) + 1;
+  const wait = Math.min(UNREACHABLE_RETRY_MAX_MS, UNREACHABLE_RETRY_MS * 2 ** Math.min(times - 1, 20));
+  return withRecharge(state, { ...found.ar, inFlight: { ...found.current, unreachable: times, nextTryAt: now + wait } });
 }

@@ -7,7 +7,7 @@ import { burnAroundHolds, holdsCovered } from "./cover";
 import { applyAllowance } from "./allowance";
 import { addLot, afterBalanceChange, checkLowBalance, type GrantInput } from "./credit";
 import { settleInto } from "./expiry";
-import { checkRecharge, configureRecharge, newerCard, type RechargePlan, type SavedCard } from "./recharge";
+import { checkCrossing, configureRecharge, newerCard, type RechargePlan, type SavedCard } from "./recharge";
 import { burn } from "./lots";
 import { add, negate, sub } from "./money";
 import { DEFAULT_CAPTURE_OVERRUN_MAX_PERCENT, overrunAllowance, splitCapture } from "./overrun";
@@ -121,8 +121,6 @@ export interface Charge {
 export function settle(state: LedgerState, now: number): Step<Totals> {
   const draft = new Draft(state, now);
   settleInto(draft);
-  // Time alone can make a charge due: a new month lifts the limit that held an auto-recharge back.
-  checkRecharge(draft);
   return draft.done(draft.totals());
 }
 
@@ -151,9 +149,11 @@ export function debit(state: LedgerState, charge: Charge, now: number): Step<Tot
       refusal("insufficient_credits", `Only ${around.burned} credits are not needed by active holds.`, charge.amount, { ...t, available: around.burned }),
     );
   }
+  const before = draft.totals().available;
   spendCredits(draft, charge.amount, around);
   draft.entry("debit", negate(charge.amount), charge);
   afterBalanceChange(draft);
+  checkCrossing(draft, before);
   return draft.done(draft.totals());
 }
 
@@ -186,10 +186,11 @@ export function placeHold(state: LedgerState, input: HoldInput, now: number): St
       ),
     );
   }
+  const before = draft.totals().available;
   draft.putHold(hold);
   draft.entry("hold", 0, { ...input, holdId: hold.id, reserved: hold.amount });
   // The balance is unchanged (no balance.low), but available fell: the next action needs the top-up.
-  checkRecharge(draft);
+  checkCrossing(draft, before);
   return draft.done({ ...draft.totals(), hold });
 }
 
@@ -230,6 +231,7 @@ export function captureHold(
   const limits = draft.state.settings.limits;
   const allowance = overrunAllowance(hold.amount, overrunMaxPercent);
   const { charged, uncharged } = splitCapture(charge.amount, hold.amount, allowance, limits, spendNow(draft), draft.totals().held);
+  const before = draft.totals().available;
   draft.putHold({ ...hold, status: "captured" });
   const around = burnAroundHolds(draft.state.lots, charged, draft.state.holds, now);
   const overrun = spendCredits(draft, charged, around);
@@ -243,6 +245,7 @@ export function captureHold(
     metadata: uncharged > 0 ? { ...charge.metadata, computed_cost: charge.amount, uncharged } : charge.metadata,
   });
   afterBalanceChange(draft);
+  checkCrossing(draft, before);
   return draft.done({ ...draft.totals(), cost: charged, uncharged, released: Math.max(0, hold.amount - charged), overrun });
 }
 
@@ -258,7 +261,10 @@ export function setAllowance(state: LedgerState, plan: AllowancePlan | null, now
   return draft.done(draft.totals());
 }
 
-/** Sets or turns off auto-recharge; if available is already below the threshold, a charge is due at once. */
+/**
+ * Sets or turns off auto-recharge. Setting it never charges by itself, even below the threshold: a
+ * charge needs a crossing by spending or expiry (recharge.ts).
+ */
 export function setAutoRecharge(
   state: LedgerState,
   input: { enabled: boolean; plan: RechargePlan; card?: SavedCard | null },
@@ -270,15 +276,14 @@ export function setAutoRecharge(
     ...draft.state,
     autoRecharge: configureRecharge(draft.state.autoRecharge, input.enabled, input.plan, now, draft.state.settings.timeZone, input.card),
   };
-  afterBalanceChange(draft);
   return draft.done(draft.totals());
 }
 
 /**
  * A checkout saved a card (the Stripe webhook, or the charged ⇒ credited pass): auto-recharge charges
- * it from now on, unless a card saved later is already known. With the balance already below the
- * threshold, the charge it was waiting for becomes due at once. Nothing to do while auto-recharge was
- * never set: the Worker keeps the card in D1 and hands it over when it is.
+ * it from the next crossing on, unless a card saved later is already known. Saving never charges by
+ * itself: the checkout that saved the card may not have landed yet. Nothing to do while auto-recharge
+ * was never set: the Worker keeps the card in D1 and hands it over when it is.
  */
 export function saveCard(state: LedgerState, card: SavedCard, now: number): Step<{ saved: boolean }> {
   const draft = new Draft(state, now);
@@ -287,7 +292,6 @@ export function saveCard(state: LedgerState, card: SavedCard, now: number): Step
   const kept = ar ? newerCard(ar.card, card) : null;
   if (!ar || kept !== card) return draft.done({ saved: false });
   draft.state = { ...draft.state, autoRecharge: { ...ar, card } };
-  afterBalanceChange(draft);
   return draft.done({ saved: true });
 }
 

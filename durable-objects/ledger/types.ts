@@ -176,7 +176,9 @@ export type LedgerErrorType =
   | "hold_not_active"
   | "hold_not_found"
   | "zero_cost"
-  | "invalid_request";
+  | "invalid_request"
+  /** An auto-recharge charge this account never sent (another deployment's, on a shared Stripe account). */
+  | "unknown_charge";
 
 export interface LedgerError {
   type: LedgerErrorType;

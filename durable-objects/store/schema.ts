@@ -118,6 +118,9 @@ const MIGRATIONS: readonly string[] = [
   `,
   // Auto-recharge: its plan, status and the attempt in flight (JSON; ledger/recharge.ts).
   `ALTER TABLE account ADD COLUMN auto_recharge TEXT;`,
+  // What refunds and disputes of each purchase have been told and have taken back (ledger/claims.ts),
+  // replacing the per-key clawbacks, which are read once to start each purchase's record.
+  `CREATE TABLE purchase_claims (reference TEXT PRIMARY KEY, claims TEXT NOT NULL) WITHOUT ROWID;`,
 ];
 
 /** Brings the schema up to date; true when it changed anything. */

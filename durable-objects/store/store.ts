@@ -4,6 +4,7 @@
 import { addSpend, currentSpend } from "../ledger/limits";
 import type { WireReply } from "../reply";
 import { dueWork } from "../ledger/expiry";
+import { NO_FACTS, type PurchaseClaims } from "../ledger/claims";
 import type { AutoRecharge } from "../ledger/recharge";
 import type { Allowance, Block, EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Spend, Step } from "../ledger/types";
 
@@ -454,24 +455,33 @@ export class LedgerStore {
     return this.sql.exec("SELECT 1 FROM replies LIMIT 1").toArray().length > 0;
   }
 
-  /** What a refund or dispute key has clawed back so far. */
-  clawedBack(key: string): number {
-    const row = this.sql.exec("SELECT clawed FROM clawbacks WHERE key = ?", key).toArray()[0];
-    return row ? num(row.clawed!) : 0;
+  /**
+   * What the object keeps for a purchase's refunds and disputes. A purchase clawed back before this
+   * record existed starts from the old per-key totals ("refund:<purchase>", "dispute:<id>" for the
+   * disputes named now), with each dispute still blocking counted as open.
+   */
+  purchaseClaims(reference: string, disputeIds: readonly string[], blocks: Record<string, Block>): PurchaseClaims | null {
+    const row = this.sql.exec("SELECT claims FROM purchase_claims WHERE reference = ?", reference).toArray()[0];
+    if (row) return JSON.parse(row.claims as string) as PurchaseClaims;
+    const keys = [`refund:${reference}`, ...disputeIds.map((id) => `dispute:${id}`)];
+    let clawed = 0;
+    for (const key of keys) clawed += num(this.sql.exec("SELECT coalesce(sum(clawed), 0) AS c FROM clawbacks WHERE key = ?", key).one().c!);
+    const open = disputeIds.filter((id) => `dispute:${id}` in blocks);
+    if (clawed === 0 && open.length === 0) return null;
+    const disputes = Object.fromEntries(open.map((id) => [id, { amount: 0, status: "open" as const }]));
+    return { facts: { ...NO_FACTS, disputes }, clawed, version: 0 };
   }
 
-  saveClawback(key: string, total: number): void {
-    this.sql.exec("INSERT INTO clawbacks (key, clawed) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET clawed = excluded.clawed", key, total);
+  savePurchaseClaims(reference: string, claims: PurchaseClaims): void {
+    this.sql.exec(
+      "INSERT INTO purchase_claims (reference, claims) VALUES (?, ?) ON CONFLICT (reference) DO UPDATE SET claims = excluded.claims",
+      reference,
+      JSON.stringify(claims),
+    );
   }
 
   hold(id: string): Hold | null {
     const row = this.sql.exec("SELECT * FROM holds WHERE id = ?", id).toArray()[0];
     return row ? toHold(row) : null;
-  }
-
-  /** The next instant something falls due on its own (an expiry, a notice, a period's end), from the mirror. */
-  nextDue(): number | null {
-    const a = this.account();
-    return a ? dueWork(this.loadState(a)).dueAt : null;
   }
 }

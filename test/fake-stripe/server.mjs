@@ -13,11 +13,19 @@
 //     created[lte], status (sessions), limit and starting_after, as Stripe pages them.
 //   POST /__pay/{session}: the buyer pays a session (test control): it becomes complete and paid,
 //     with a succeeded PaymentIntent (`setup_future_usage` as the session asked, payment_method
-//     pm_card_visa or the JSON body's `payment_method`). No webhook is sent: tests deliver their own.
+//     pm_card_visa or the JSON body's `payment_method`). Answers {session, payment_intent, events}:
+//     the two events written to the log, by type. No webhook is sent: tests deliver their own.
 //   POST /__cards/{payment_method}: the JSON body's `outcomes` (decline codes, "succeeded", or
-//     "processing": accepted, outcome later) are what the next PaymentIntents charged to that card get,
-//     in order; then it succeeds.
+//     "processing": accepted, outcome later; "resource_missing": the payment method is gone, a 400
+//     invalid_request_error as Stripe answers for a detached card; "api_error": a 500) are what the next
+//     PaymentIntents charged to that card get, in order; then it succeeds.
 //   POST /__fail/{payment_intent}: a processing PaymentIntent fails later (the body's `code`).
+//   POST /__events: the JSON body {type, object} becomes an event in Stripe's event log (a refund, a
+//     dispute, whose webhook a test may then deliver, or lose); answers the event.
+//   GET /v1/events: Stripe's event log, newest first, with created[gte|gt|lte|lt], types[], limit and
+//     starting_after. The fake writes the events Stripe would: payment_intent.succeeded / .payment_failed
+//     for the PaymentIntents it makes, checkout.session.completed when a session is paid (__pay), and
+//     payment_intent.payment_failed when a processing one fails (__fail). No webhook is sent.
 //   GET /__calls: every API call received so far, [{method, path, idempotency_key, params, outcome}],
 //     params flat as sent (`metadata[account_id]`, `line_items[0][price_data][currency]`, …), outcome
 //     one of created, replayed, in_progress (409), idempotency_error (400), error.
@@ -43,6 +51,22 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
   /** Every session and PaymentIntent made, oldest first, for the list endpoints. */
   const sessions = [];
   const intents = [];
+  /** Stripe's event log, oldest first. */
+  const events = [];
+  /** Records an event as Stripe would, with a copy of the object as it is now. */
+  const emit = (type, object) => {
+    const evt = {
+      id: nextId("evt"),
+      object: "event",
+      type,
+      api_version: "2025-01-01",
+      created: Math.floor(Date.now() / 1000),
+      livemode: false,
+      data: { object: JSON.parse(JSON.stringify(object)) },
+    };
+    events.push(evt);
+    return evt;
+  };
   /** payment_method → outcomes still scripted for it. */
   const scripted = new Map();
   const declineMessages = {
@@ -110,22 +134,28 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
     const fixed = { pm_card_chargeDeclined: "card_declined", pm_card_authenticationRequired: "authentication_required" };
     const queue = scripted.get(pi.payment_method);
     const code = queue?.length ? queue.shift() : (fixed[pi.payment_method] ?? "succeeded");
+    if (code === "resource_missing") {
+      return { error: [400, "invalid_request_error", `No such PaymentMethod: '${pi.payment_method}'`, { code, param: "payment_method" }] };
+    }
+    if (code === "api_error") return { error: [500, "api_error", "Something went wrong on Stripe's end."] };
     if (code === "succeeded" || code === "processing") {
       const made = code === "processing" ? { ...pi, status: "processing", amount_received: 0 } : pi;
       intents.push(made);
+      if (code === "succeeded") emit("payment_intent.succeeded", made);
       return made;
     }
     const [message, status] = declineMessages[code] ?? [`Your card was declined (${code}).`, "requires_payment_method"];
     const failed = { ...pi, status, amount_received: 0, last_payment_error: { code, message } };
     intents.push(failed);
+    emit("payment_intent.payment_failed", failed);
     return { error: [402, "card_error", message, { code, payment_intent: failed }] };
   };
 
   /** Stripe's list: newest first, a page of `limit` after `starting_after`. */
   function list(objects, url, path, keep = () => true) {
     const q = url.searchParams;
-    const gte = Number(q.get("created[gte]") ?? -Infinity);
-    const lte = Number(q.get("created[lte]") ?? Infinity);
+    const gte = Math.max(Number(q.get("created[gte]") ?? -Infinity), Number(q.get("created[gt]") ?? -Infinity) + 1);
+    const lte = Math.min(Number(q.get("created[lte]") ?? Infinity), Number(q.get("created[lt]") ?? Infinity) - 1);
     const status = q.get("status");
     let rows = objects.filter((o) => o.created >= gte && o.created <= lte && (!status || o.status === status) && keep(o)).reverse();
     const after = q.get("starting_after");
@@ -154,7 +184,8 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
     };
     intents.push(pi);
     Object.assign(session, { status: "complete", payment_status: "paid", payment_intent: pi.id });
-    return { session, payment_intent: pi };
+    const events = { "payment_intent.succeeded": emit("payment_intent.succeeded", pi), "checkout.session.completed": emit("checkout.session.completed", session) };
+    return { session, payment_intent: pi, events };
   }
 
   const server = http.createServer(async (req, res) => {
@@ -168,6 +199,10 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
       res.end(JSON.stringify(value));
     };
     if (req.method === "GET" && url.pathname === "/__calls") return json(200, calls);
+    if (req.method === "POST" && url.pathname === "/__events") {
+      const input = JSON.parse(body);
+      return json(200, emit(input.type, input.object));
+    }
     const control = url.pathname.match(/^\/__(pay|cards|fail)\/([^/]+)$/);
     if (req.method === "POST" && control) {
       const input = body ? JSON.parse(body) : {};
@@ -175,6 +210,7 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
         const pi = intents.find((i) => i.id === control[2]);
         if (!pi) return stripeError(res, 404, "invalid_request_error", `No such payment_intent: '${control[2]}'`);
         Object.assign(pi, { status: "requires_payment_method", last_payment_error: { code: input.code ?? "card_declined", message: "Your card was declined." } });
+        emit("payment_intent.payment_failed", pi);
         return json(200, pi);
       }
       if (control[1] === "cards") {
@@ -184,10 +220,14 @@ export function startFakeStripe({ port = 0, host = "127.0.0.1" } = {}) {
       const paid = pay(control[2], input.payment_method ?? "pm_card_visa");
       return paid ? json(200, paid) : stripeError(res, 404, "invalid_request_error", `No such checkout session: '${control[2]}'`);
     }
-    if (req.method === "GET" && (url.pathname === "/v1/checkout/sessions" || url.pathname === "/v1/payment_intents")) {
+    const lists = { "/v1/checkout/sessions": sessions, "/v1/payment_intents": intents, "/v1/events": events };
+    if (req.method === "GET" && lists[url.pathname]) {
       if (!(req.headers.authorization ?? "").startsWith("Bearer sk_")) return stripeError(res, 401, "invalid_request_error", "Invalid API Key provided.");
       calls.push({ method: "GET", path: url.pathname, idempotency_key: null, params: Object.fromEntries(url.searchParams), outcome: "listed" });
-      return json(200, list(url.pathname === "/v1/payment_intents" ? intents : sessions, url, url.pathname));
+      // types[]=a&types[]=b, or types[0]=a&types[1]=b as the stripe package sends them.
+      const types = [...url.searchParams.entries()].filter(([k]) => /^types\[\d*\]$/.test(k)).map(([, v]) => v);
+      const keep = url.pathname === "/v1/events" && types.length ? (e) => types.includes(e.type) : undefined;
+      return json(200, list(lists[url.pathname], url, url.pathname, keep));
     }
     const make = req.method === "POST" ? create[url.pathname] : undefined;
     if (!make) return stripeError(res, 404, "invalid_request_error", `Unrecognized request URL (${req.method}: ${url.pathname}).`);

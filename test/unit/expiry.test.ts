@@ -179,6 +179,7 @@ describe("dueWork", () => {
       nextNoticeAt: null,
       nextHoldExpiryAt: null,
       nextAllowanceAt: null,
+      nextRechargeAt: null,
     });
   });
 
@@ -201,6 +202,7 @@ describe("dueWork", () => {
       nextNoticeAt: T0 + 3 * DAY, // "told" was announced already, allowance lots never are
       nextHoldExpiryAt: T0 + 2 * DAY, // only active holds
       nextAllowanceAt: Date.parse("2026-12-01T00:00:00.000Z"),
+      nextRechargeAt: null,
     });
   });
 

@@ -40,18 +40,23 @@ describe("saving the card", () => {
     expect((await account("card-none")).auto_recharge).toMatchObject({ has_payment_method: false, held_back: "no_payment_method" });
   });
 
-  it("a card saved while the balance is already below the threshold starts the charge it was waiting for", async () => {
+  it("a card saved while the balance is already below the threshold charges nothing: it waits for the next crossing", async () => {
     await steadyClock("card-late");
     await openAccount("card-late", 1000);
     const waiting = await enable("card-late");
     expect(waiting.body.auto_recharge).toMatchObject({ has_payment_method: false, held_back: "no_payment_method" });
     expect((await api("POST", "/v1/accounts/card-late/debits", { body: { amount: 600 } })).status).toBe(201);
     expect((await account("card-late")).auto_recharge).toMatchObject({ status: "idle" });
+
+    await saveCard("card-late", "pm_card_visa", "cus_card_late");
+    expect((await account("card-late")).auto_recharge).toMatchObject({ status: "idle", has_payment_method: true, held_back: "below_threshold" });
     await runDurableObjectAlarm(ledger("card-late"));
     expect(await paymentIntentsOf("card-late")).toHaveLength(0);
 
-    await saveCard("card-late", "pm_card_visa", "cus_card_late");
-    expect((await account("card-late")).auto_recharge).toMatchObject({ status: "in_flight", has_payment_method: true });
+    // Topped up above the threshold, then spent below it: that crossing charges the saved card.
+    expect((await api("POST", "/v1/accounts/card-late/grants", { body: { amount: 500 } })).status).toBe(201);
+    expect((await api("POST", "/v1/accounts/card-late/debits", { body: { amount: 500 } })).status).toBe(201);
+    expect((await account("card-late")).auto_recharge).toMatchObject({ status: "in_flight" });
     await runDurableObjectAlarm(ledger("card-late"));
     expect(await paymentIntentsOf("card-late")).toEqual([expect.objectContaining({ customer: "cus_card_late", payment_method: "pm_card_visa", status: "succeeded" })]);
   });

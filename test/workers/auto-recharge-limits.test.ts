@@ -102,10 +102,15 @@ describe("a card that keeps failing", () => {
     await alarmAt(id, T + 72 * HOUR + 1);
     expect(await paymentIntentsOf(id)).toHaveLength(3);
 
-    // The user turns it on again (after fixing the card): the balance is below the threshold, so it charges.
+    // The user turns it on again (after fixing the card). The balance is already below the threshold,
+    // which is no crossing: nothing is charged until spending takes it from above to below again.
     const again = await api("PUT", `/v1/accounts/${id}/auto-recharge`, { body: { enabled: true, threshold: 500, package_id: PACKAGE.id } });
-    expect(again.body.auto_recharge).toMatchObject({ status: "in_flight", disabled_reason: null });
+    expect(again.body.auto_recharge).toMatchObject({ status: "idle", disabled_reason: null, held_back: "below_threshold" });
     await alarmAt(id, T + 72 * HOUR + 2);
+    expect(await paymentIntentsOf(id)).toHaveLength(3);
+    expect((await api("POST", `/v1/accounts/${id}/grants`, { body: { amount: 300 } })).status).toBe(201);
+    await debit(id, 300);
+    await alarmAt(id, T + 72 * HOUR + 3);
     const all = await paymentIntentsOf(id);
     expect(all).toHaveLength(4);
     expect(all[3]).toMatchObject({ status: "succeeded", metadata: { attempt: "2", try: "1" } });

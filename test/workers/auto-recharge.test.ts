@@ -113,11 +113,12 @@ describe("the charge (the object's alarm → Stripe)", () => {
 
   it("after a crash between Stripe accepting and the object recording, the retry reuses the key: one charge", async () => {
     await belowThreshold("ar-crash", "pm_card_visa");
-    // The alarm's second transaction (the one recording that Stripe has the try) fails once.
+    // The alarm's third transaction (after settling, and deciding to send: the one recording that
+    // Stripe has the try) fails once.
     await runInDurableObject(ledger("ar-crash"), (instance: Record<string, unknown>) => {
       const mutate = (instance.mutate as (...args: unknown[]) => Promise<unknown>).bind(instance);
       let calls = 0;
-      instance.mutate = (...args: unknown[]) => (++calls === 2 ? Promise.reject(new Error("test: crashed after Stripe accepted")) : mutate(...args));
+      instance.mutate = (...args: unknown[]) => (++calls === 3 ? Promise.reject(new Error("test: crashed after Stripe accepted")) : mutate(...args));
     });
     await runDurableObjectAlarm(ledger("ar-crash"));
     expect(await stored("ar-crash")).toMatchObject({ inFlight: { tries: 1, nextTryAt: expect.any(Number) } });

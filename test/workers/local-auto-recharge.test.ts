@@ -62,7 +62,9 @@ describe("auto-recharge with the local test checkout", () => {
     const topped = await eventually(() => account("lar-visa"), (a) => a.balance === 1400);
     expect(topped).toMatchObject({ balance: 1400, auto_recharge: { status: "idle", charged_this_month: 500 } });
     expect(topped.lots.filter((l: { source: string }) => l.source === "auto_recharge")).toHaveLength(1);
-    const purchase = await env.DB.prepare("SELECT id, status, credits FROM purchases WHERE account_id = 'lar-visa' AND id LIKE 'pi_local_ar_%'").first();
+    // The webhook credits the account first and records the purchase after: wait for the row too.
+    const purchaseRow = () => env.DB.prepare("SELECT id, status, credits FROM purchases WHERE account_id = 'lar-visa' AND id LIKE 'pi_local_ar_%'").first();
+    const purchase = await eventually(purchaseRow, (row) => row !== null);
     expect(purchase).toMatchObject({ status: "paid", credits: 1000 });
     const customer = await env.DB.prepare("SELECT customer_id, payment_method FROM stripe_customers WHERE account_id = 'lar-visa'").first();
     expect(customer).toEqual({ customer_id: "cus_local_lar-visa", payment_method: "pm_card_visa" });

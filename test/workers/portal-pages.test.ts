@@ -79,9 +79,13 @@ describe("the pages", () => {
     expect((await get(good.headers.get("location") as string)).html).toContain("Saved: spending limits.");
     expect((await api("GET", "/v1/accounts/pages-user")).body.limits.daily).toBe(5000);
 
-    const ar = await post("/portal/controls/auto-recharge", { enabled: "1", threshold: "10", package_id: "pp-small", monthly_limit: "20" });
+    // A threshold the package cannot lift the account above (10.00 credits of a 10.00-credit package) is refused.
+    const tooHigh = await post("/portal/controls/auto-recharge", { enabled: "1", threshold: "10", package_id: "pp-small", monthly_limit: "20" });
+    expect(tooHigh.status).toBe(422);
+    expect(await tooHigh.text()).toContain("threshold must be below the package");
+    const ar = await post("/portal/controls/auto-recharge", { enabled: "1", threshold: "5", package_id: "pp-small", monthly_limit: "20" });
     expect(ar.status).toBe(303);
-    expect((await api("GET", "/v1/accounts/pages-user")).body.auto_recharge).toMatchObject({ enabled: true, threshold: 1000, package_id: "pp-small", monthly_limit: 2000, has_payment_method: false });
+    expect((await api("GET", "/v1/accounts/pages-user")).body.auto_recharge).toMatchObject({ enabled: true, threshold: 500, package_id: "pp-small", monthly_limit: 2000, has_payment_method: false });
     const noPackage = await post("/portal/controls/auto-recharge", { enabled: "1", threshold: "10", package_id: "nope" });
     expect(noPackage.status).toBe(422);
     expect(await noPackage.text()).toContain("Choose a package.");

@@ -74,3 +74,36 @@ export async function deliverOutcome(pi: FakePaymentIntent) {
   expect(res.status).toBe(200);
   return res;
 }
+
+/** The auto-recharge PaymentIntents the fake made for an account (not its checkouts' own), oldest first. */
+export async function rechargesOf(accountId: string): Promise<FakePaymentIntent[]> {
+  return (await paymentIntentsOf(accountId)).filter((pi) => pi.metadata.kind === "auto_recharge");
+}
+
+type PaymentEvent = "checkout.session.completed" | "payment_intent.succeeded";
+
+export interface Bought {
+  session: Record<string, unknown> & { id: string };
+  payment_intent: FakePaymentIntent;
+  /** The events "Stripe" wrote to its log for the payment: what its webhook would deliver. */
+  events: Record<PaymentEvent, { id: string; type: string }>;
+}
+
+/**
+ * Buys the package as a user does: a checkout session through the API, paid on "Stripe's page" (the
+ * fake's /__pay, with `paymentMethod`), then Stripe's events delivered to the webhook in the order
+ * given (both by default; a test may hold one back).
+ */
+export async function buy(
+  accountId: string,
+  options: { save?: boolean; paymentMethod?: string; deliver?: PaymentEvent[] },
+): Promise<Bought> {
+  const created = await api("POST", `/v1/accounts/${accountId}/checkout-sessions`, { body: { package_id: PACKAGE.id, save_payment_method: options.save ?? false } });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const paid = await fakeStripe<Bought>(`/__pay/${created.body.id}`, { method: "POST", body: JSON.stringify({ payment_method: options.paymentMethod ?? "pm_card_visa" }) });
+  for (const type of options.deliver ?? ["checkout.session.completed", "payment_intent.succeeded"]) {
+    const res = await deliver(paid.events[type]);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }
+  return paid;
+}

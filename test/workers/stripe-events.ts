@@ -63,3 +63,18 @@ export async function deliver(
   const res = await (options.via ?? ((r: Request) => exports.default.fetch(r)))(request);
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
+
+/**
+ * Records the pending purchase a checkout here would have recorded for `s` (the webhook credits only
+ * sessions this deployment sold), and returns the session.
+ */
+export async function sold<S extends { id: string; client_reference_id: string; amount_total: number; currency: string; metadata: { package_id: string; credits: string } }>(s: S): Promise<S> {
+  const now = Date.now();
+  await env.DB.prepare(
+    `INSERT INTO purchases (id, account_id, package_id, credits, amount, currency, status, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7) ON CONFLICT (id) DO NOTHING`,
+  )
+    .bind(s.id, s.client_reference_id, s.metadata.package_id, Number(s.metadata.credits), s.amount_total, s.currency, now)
+    .run();
+  return s;
+}

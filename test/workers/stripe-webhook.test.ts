@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { account, api, audit, flush, openAccount } from "./helpers";
-import { charge, deliver, dispute, event, session } from "./stripe-events";
+import { charge, deliver, dispute, event, session, sold } from "./stripe-events";
 
 // The webhook contract (API.md): verified on the raw body, each Stripe object credits or claws back at
 // most once whatever the number, order or concurrency of deliveries.
@@ -13,10 +13,10 @@ describe("a paid checkout", () => {
   it("delivered 5 times at once, plus its async twin, credits exactly once", async () => {
     const ID = "wh-once";
     await openAccount(ID);
-    const completed = event("checkout.session.completed", session("cs_wh_once", ID));
+    const completed = event("checkout.session.completed", await sold(session("cs_wh_once", ID)));
     const answers = await Promise.all([
       ...Array.from({ length: 5 }, () => deliver(completed)),
-      deliver(event("checkout.session.async_payment_succeeded", session("cs_wh_once", ID))),
+      deliver(event("checkout.session.async_payment_succeeded", await sold(session("cs_wh_once", ID)))),
     ]);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
     const a = await account(ID);
@@ -31,13 +31,13 @@ describe("a paid checkout", () => {
   it("unpaid credits nothing until async_payment_succeeded; a failed async payment credits nothing and is recorded", async () => {
     const ID = "wh-async";
     await openAccount(ID);
-    expect((await deliver(event("checkout.session.completed", session("cs_wh_async", ID, { payment_status: "unpaid" })))).status).toBe(200);
+    expect((await deliver(event("checkout.session.completed", await sold(session("cs_wh_async", ID, { payment_status: "unpaid" }))))).status).toBe(200);
     expect((await account(ID)).balance).toBe(0);
     expect((await purchaseRow("cs_wh_async"))?.status).toBe("pending");
-    expect((await deliver(event("checkout.session.async_payment_succeeded", session("cs_wh_async", ID)))).status).toBe(200);
+    expect((await deliver(event("checkout.session.async_payment_succeeded", await sold(session("cs_wh_async", ID))))).status).toBe(200);
     expect((await account(ID)).balance).toBe(1000);
 
-    const failedEvent = event("checkout.session.async_payment_failed", session("cs_wh_failed", ID, { payment_status: "unpaid" }));
+    const failedEvent = event("checkout.session.async_payment_failed", await sold(session("cs_wh_failed", ID, { payment_status: "unpaid" })));
     expect((await deliver(failedEvent)).status).toBe(200);
     expect((await account(ID)).balance).toBe(1000);
     expect((await purchaseRow("cs_wh_failed"))?.status).toBe("failed");
@@ -52,7 +52,7 @@ describe("refunds", () => {
     const pi = "pi_cs_wh_refunds";
     // 150 of 500 refunded arrives first; then the purchase; then 400 of 500, then 150 again.
     expect((await deliver(event("charge.refunded", charge(pi, 500, 150)))).body.outcome).toBe("kept_until_purchase");
-    expect((await deliver(event("checkout.session.completed", session("cs_wh_refunds", ID)))).status).toBe(200);
+    expect((await deliver(event("checkout.session.completed", await sold(session("cs_wh_refunds", ID))))).status).toBe(200);
     expect((await account(ID)).balance).toBe(700);
     expect((await deliver(event("charge.refunded", charge(pi, 500, 400)))).status).toBe(200);
     expect((await deliver(event("charge.refunded", charge(pi, 500, 150)))).status).toBe(200);
@@ -66,12 +66,12 @@ describe("refunds", () => {
   it("a refund larger than the unspent credits leaves debt, and the next purchase pays it first", async () => {
     const ID = "wh-refund-debt";
     await openAccount(ID);
-    await deliver(event("checkout.session.completed", session("cs_wh_debt_1", ID)));
+    await deliver(event("checkout.session.completed", await sold(session("cs_wh_debt_1", ID))));
     expect((await api("POST", `/v1/accounts/${ID}/debits`, { body: { amount: 900 } })).status).toBe(201);
     await deliver(event("charge.refunded", charge("pi_cs_wh_debt_1", 500, 500)));
     expect(await account(ID)).toMatchObject({ balance: -900, debt: 900 });
     expect((await purchaseRow("cs_wh_debt_1"))?.status).toBe("refunded");
-    await deliver(event("checkout.session.completed", session("cs_wh_debt_2", ID)));
+    await deliver(event("checkout.session.completed", await sold(session("cs_wh_debt_2", ID))));
     expect(await account(ID)).toMatchObject({ balance: 100, debt: 0 });
   });
 });
@@ -79,7 +79,7 @@ describe("refunds", () => {
 describe("disputes", () => {
   async function disputed(ID: string, disputeId: string) {
     await openAccount(ID);
-    await deliver(event("checkout.session.completed", session(`cs_${disputeId}`, ID)));
+    await deliver(event("checkout.session.completed", await sold(session(`cs_${disputeId}`, ID))));
     expect((await deliver(event("charge.dispute.created", dispute(disputeId, `pi_cs_${disputeId}`, 250)))).status).toBe(200);
     const a = await account(ID);
     expect(a.balance).toBe(500);
@@ -138,8 +138,8 @@ describe("GET /v1/accounts/{id}/purchases", () => {
   it("lists what was paid, credited and clawed back, newest first, page by page", async () => {
     const ID = "wh-list";
     await openAccount(ID);
-    for (const n of [1, 2, 3]) await deliver(event("checkout.session.completed", session(`cs_wh_list_${n}`, ID)));
-    await deliver(event("checkout.session.completed", session("cs_wh_list_unpaid", ID, { payment_status: "unpaid" })));
+    for (const n of [1, 2, 3]) await deliver(event("checkout.session.completed", await sold(session(`cs_wh_list_${n}`, ID))));
+    await deliver(event("checkout.session.completed", await sold(session("cs_wh_list_unpaid", ID, { payment_status: "unpaid" }))));
     await deliver(event("charge.refunded", charge("pi_cs_wh_list_2", 500, 100)));
     const first = await api("GET", `/v1/accounts/${ID}/purchases?limit=2`);
     expect(first.status).toBe(200);
@@ -183,7 +183,7 @@ describe("a failure while applying", () => {
       },
     });
     const app = createApp();
-    const completed = event("checkout.session.completed", session("cs_wh_retry", ID));
+    const completed = event("checkout.session.completed", await sold(session("cs_wh_retry", ID)));
     const failed = await deliver(completed, { via: (r) => Promise.resolve(app.fetch(r, { ...env, DB: failingDb })) });
     expect(failed.status).toBe(500);
     expect((await eventRow(completed.id))?.applied_at).toBeNull();

@@ -52,11 +52,17 @@ export const Account = z
         charged_this_month: int,
         has_payment_method: z.boolean().openapi({ description: "A card is saved (by a checkout with save_payment_method)" }),
         status: z.enum(["idle", "in_flight", "disabled"]).openapi({ description: "in_flight: a charge is with Stripe and no other is made until it is resolved" }),
-        disabled_reason: z.string().nullable().openapi({ description: "Why it stopped (authentication_required, declined: <code>); setting it again turns it back on" }),
-        held_back: z
-          .enum(["no_payment_method", "monthly_limit_reached"])
+        disabled_reason: z
+          .string()
           .nullable()
-          .openapi({ description: "Why a crossing of the threshold would charge nothing now" }),
+          .openapi({ description: "Why it stopped (authentication_required, declined: <code>, card_unusable: <code>); setting it again turns it back on" }),
+        held_back: z
+          .enum(["no_payment_method", "monthly_limit_reached", "blocked", "below_threshold"])
+          .nullable()
+          .openapi({
+            description:
+              "Why no charge would go now: no card saved yet; this month's limit reached; spending blocked; or available is already below the threshold (a charge needs spending to take it from above to below)",
+          }),
         held_back_until: isoTime.nullable().openapi({ description: "monthly_limit_reached: when the next month starts and the charge goes" }),
         message: z.string().nullable().openapi({ description: "The state in words, for a person" }),
         last_attempt_at: isoTime.nullable(),

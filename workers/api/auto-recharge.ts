@@ -17,7 +17,9 @@ import { AccountIdParam, errors, jsonBody, jsonResponse, NonNegativeCredits, Pos
 export const AutoRechargeBody = z
   .object({
     enabled: z.boolean(),
-    threshold: NonNegativeCredits.openapi({ description: "When `available` falls below this, buy the package" }),
+    threshold: NonNegativeCredits.openapi({
+      description: "When spending or an expiry takes `available` from at or above this to below it, buy the package (once per crossing); must be below the package's credits",
+    }),
     package_id: z.string().min(1).max(64),
     monthly_limit: PositiveCredits.nullable()
       .optional()
@@ -45,6 +47,13 @@ export async function applyAutoRecharge(env: Env, accountId: string, body: z.inf
   const pkg = await drizzle(env.DB).select().from(packages).where(eq(packages.id, body.package_id)).get();
   if (!pkg) throw new ApiError(400, "invalid_request", `No package '${body.package_id}'.`, { field: "package_id" });
   if (!pkg.active) throw new ApiError(400, "invalid_request", `Package '${body.package_id}' is no longer on sale.`, { field: "package_id" });
+  // One charge must lift the account out of the crossing that raised it, or one crossing would need
+  // a chain of charges (and each of them would pay for credits that still leave it below).
+  if (body.enabled && pkg.credits <= body.threshold) {
+    throw new ApiError(400, "invalid_request", `The threshold must be below the package's ${pkg.credits} credits, so that one charge lifts the balance above it.`, {
+      field: "threshold",
+    });
+  }
   const plan = {
     threshold: body.threshold,
     packageId: pkg.id,

@@ -17,7 +17,9 @@ const AlertsBody = z.object({ low_balance_threshold: NonNegativeCredits.nullable
 const BlockBody = z
   .object({ blocked: z.boolean(), reason: z.string().min(1).max(500).optional() })
   .strict()
-  .openapi("BlockInput", { description: "An operator's block; an open payment dispute blocks on its own and is lifted only when it closes" });
+  .openapi("BlockInput", {
+    description: "An operator's block. `blocked: false` lifts every block, an open payment dispute's too (written to the account's history with what was lifted); a dispute's block does not come back until a new dispute opens",
+  });
 
 
 
@@ -46,11 +48,11 @@ serve(controls, {
 serve(controls, {
   method: "put",
   path: "/v1/accounts/{id}/block",
-  summary: "Stop or allow spending by hand (admin): debits and holds get 402 spending_blocked; captures still settle",
+  summary: "Stop or allow spending by hand (admin): debits and holds get 402 spending_blocked; captures still settle; allowing lifts every block",
   middleware: [requireScope("admin")] as const,
   request: { params: AccountIdParam, body: jsonBody(BlockBody) },
   responses: { 200: jsonResponse(Account, "The account"), ...errors(400, 401, 403, 404) },
 }, async (c, { params, body }) => {
-  const reason = body.reason ?? "blocked by the operator";
-  return send(await ledgerOf(c.env, params.id).setBlock({ key: "admin", blocked: body.blocked, reason }));
+  const reason = body.reason ?? (body.blocked ? "blocked by the operator" : "allowed by the operator");
+  return send(await ledgerOf(c.env, params.id).setBlock({ blocked: body.blocked, reason }));
 });

@@ -4,6 +4,7 @@ import type { Env } from "../env";
 import { requireScope } from "../http/auth";
 import { serve } from "../http/route";
 import { newRouter } from "../http/router";
+import { paymentsHealth, PaymentsHealth } from "./health-payments";
 import { errors, jsonResponse } from "./schemas";
 
 /** Work due this long ago and still not done means the sweep is behind (it runs every 5 minutes). */
@@ -40,29 +41,7 @@ const Health = z
       .openapi({ description: "The history Queue's backlog where the platform reports it (null: unknown)" }),
     dead_letters: int.openapi({ description: "History messages the Queue gave up on that reconciliation has not resolved yet" }),
     overdue_accounts: int.openapi({ description: "Accounts whose due work is more than 15 minutes late" }),
-    payments: z
-      .object({
-        last_pass: z
-          .object({ started_at: isoTime, finished_at: isoTime.nullable(), checked: int, repaired: int, failures: int })
-          .nullable()
-          .openapi({ description: "The latest charged ⇒ credited pass: Stripe objects it looked at, payments it applied because their webhook had not" }),
-        repaired_last_7_days: int,
-        recent_repairs: z
-          .array(
-            z.object({
-              stripe_object: z.string(),
-              kind: z.enum(["checkout_session", "auto_recharge", "saved_card"]),
-              account_id: z.string().nullable(),
-              credits: int,
-              amount: int,
-              currency: z.string().nullable(),
-              outcome: z.string(),
-              repaired_at: isoTime,
-            }),
-          )
-          .openapi({ description: "The 20 latest, newest first: each is a payment whose webhook never arrived (or could not be applied)" }),
-      })
-      .openapi({ description: "Charged ⇒ credited: payments Stripe took that the webhook had not applied, found by the hourly pass" }),
+    payments: PaymentsHealth,
     webhooks: z
       .object({
         active_endpoints: int,
@@ -93,9 +72,9 @@ serve(health, {
   const now = Date.now();
   const db = c.env.DB;
   const reconcile = await latestRun(c.env, "reconcile", true);
-  const [sweep, payments, facts, backlog, repairs, webhooks] = await Promise.all([
+  const [sweep, payments, facts, backlog, webhooks] = await Promise.all([
     latestRun(c.env, "sweep"),
-    latestRun(c.env, "payments"),
+    latestRun(c.env, "payments").then((run) => paymentsHealth(c.env, run, now)),
     db.batch<Record<string, number | string | null>>([
       db.prepare("SELECT value, updated_at FROM system_state WHERE key = 'history_lag'"),
       db.prepare("SELECT count(*) AS n FROM history_dead_letters WHERE resolved_at IS NULL"),
@@ -103,7 +82,6 @@ serve(health, {
       db.prepare("SELECT count(DISTINCT account_id) AS n FROM history_drift WHERE run_id = ?1 AND unresolved_difference != 0").bind(reconcile?.id ?? ""),
     ]),
     queueBacklog(c.env),
-    recentRepairs(c.env, now),
     webhooksHealth(c.env, now),
   ]);
   const [lagRow, deadRow, overdueRow, unresolvedRow] = facts.map((r) => r.results[0]);
@@ -123,17 +101,7 @@ serve(health, {
     queue_backlog: backlog,
     dead_letters: Number(deadRow?.n ?? 0),
     overdue_accounts: Number(overdueRow?.n ?? 0),
-    payments: {
-      last_pass: payments && {
-        started_at: iso(payments.started_at) as string,
-        finished_at: iso(payments.finished_at),
-        checked: payments.accounts,
-        repaired: repairs.inRun(payments.id),
-        failures: payments.failures,
-      },
-      repaired_last_7_days: repairs.lastWeek,
-      recent_repairs: repairs.recent,
-    },
+    payments,
     webhooks,
   });
 });
@@ -168,30 +136,6 @@ async function webhooksHealth(env: Env, now: number) {
       .map((r) => ({ id: r.id as string, url: r.url as string, failing_since: iso(r.failing_since as number) as string })),
     pending_deliveries: Number(counts.results[0]?.pending ?? 0),
     failed_deliveries_last_7_days: Number(counts.results[0]?.failed ?? 0),
-  };
-}
-
-const REPAIRED = "(outcome LIKE 'credited%' OR outcome = 'card_saved')";
-
-async function recentRepairs(env: Env, now: number) {
-  const [recent = { results: [] }, week = { results: [] }] = await env.DB.batch<Record<string, string | number | null>>([
-    env.DB.prepare("SELECT * FROM payment_repairs ORDER BY repaired_at DESC LIMIT 20"),
-    env.DB.prepare(`SELECT run_id, count(*) AS n FROM payment_repairs WHERE repaired_at >= ?1 AND ${REPAIRED} GROUP BY run_id`).bind(now - 7 * 24 * 3_600_000),
-  ]);
-  const perRun = new Map(week.results.map((r) => [r.run_id as string, Number(r.n)]));
-  return {
-    inRun: (runId: string) => perRun.get(runId) ?? 0,
-    lastWeek: [...perRun.values()].reduce((a, b) => a + b, 0),
-    recent: recent.results.map((r) => ({
-      stripe_object: r.stripe_object as string,
-      kind: r.kind as "checkout_session" | "auto_recharge" | "saved_card",
-      account_id: r.account_id as string | null,
-      credits: Number(r.credits),
-      amount: Number(r.amount),
-      currency: r.currency as string | null,
-      outcome: r.outcome as string,
-      repaired_at: iso(r.repaired_at as number) as string,
-    })),
   };
 }
 

@@ -1,20 +1,28 @@
-// The charged ⇒ credited pass (stripe/recover.ts), run with reconciliation: the window it covers, its
-// record in cron_runs, and each repair in payment_repairs for the admin health view.
+// The charged ⇒ credited pass (stripe/recover.ts), run with reconciliation: its cursor in Stripe's
+// event log, its record in cron_runs, each repair in payment_repairs and each event it could not
+// apply in payment_retries, all for the admin health view.
 //
-// The window ends PAYMENT_RECOVERY_GRACE_SECONDS before now, so a webhook on its way lands first, and
-// starts SESSION_LIFETIME_MS before where the last complete pass ended: a Checkout Session is listed by
-// when it was created, and its buyer may pay up to 24 hours later. A pass that stops early (its budget,
-// a failure) leaves the start where it was, so the next pass looks at the same payments again.
-import { recoverPayments, type RecoveryResult, type Repair } from "../stripe/recover";
+// The log is read up to PAYMENT_RECOVERY_GRACE_SECONDS before now, so a webhook on its way lands first.
+// The cursor moves forward whatever happens to single events (those that fail are kept and tried
+// again by later passes, with a growing pause); only a failure to read the log leaves it where it was.
+
+import type Stripe from "stripe";
 import { stripeClient } from "../stripe/client";
+import { LOG_RETENTION_SECONDS, retryKept, walkLog, type LogCursor, type RecoveryResult, type Repair } from "../stripe/recover";
 import type { Env } from "../env";
 import { countStatement, finishRun, startRun } from "./runs";
 
-/** A Checkout Session can be paid until it expires, 24 hours after it was created (and a margin). */
-export const SESSION_LIFETIME_MS = 25 * 3_600_000;
-/** How far back the very first pass (or one after a long outage) looks at most. */
-export const MAX_LOOKBACK_MS = 7 * 24 * 3_600_000;
-const CHECKED_THROUGH = "payments_checked_through";
+/** Where a deployment's first pass starts reading the log: a day back (its webhook covered the rest). */
+export const FIRST_LOOKBACK_SECONDS = 24 * 3600;
+/** List calls one pass makes at most (each is a subrequest of the hourly invocation). */
+const MAX_LIST_CALLS = 500;
+/** Kept events one pass tries again at most. */
+const RETRIES_PER_PASS = 50;
+const RETRY_PAUSE_MS = 3_600_000;
+const RETRY_PAUSE_MAX_MS = 24 * 3_600_000;
+const CURSOR_KEY = "payments_log_cursor";
+/** Where the pass of older versions had checked through (ms), read once to start the cursor. */
+const LEGACY_CHECKED_THROUGH = "payments_checked_through";
 
 export interface PaymentsPassSettings {
   scheduledTime: number;
@@ -27,9 +35,21 @@ export type PaymentsPassResult =
   | { status: "not_configured" }
   | { status: "done" | "incomplete"; runId: string; from: number; to: number; checked: number; repaired: number; failures: number };
 
-async function checkedThrough(db: D1Database): Promise<number | null> {
-  const row = await db.prepare("SELECT value FROM system_state WHERE key = ?").bind(CHECKED_THROUGH).first<{ value: string }>();
-  return row ? Number(row.value) : null;
+async function stateValue(db: D1Database, key: string): Promise<string | null> {
+  return (await db.prepare("SELECT value FROM system_state WHERE key = ?").bind(key).first<{ value: string }>())?.value ?? null;
+}
+
+/** The saved cursor, never older than Stripe's log keeps. */
+async function loadCursor(db: D1Database, until: number): Promise<LogCursor> {
+  const oldest = until - LOG_RETENTION_SECONDS;
+  const saved = await stateValue(db, CURSOR_KEY);
+  if (saved) {
+    const cursor = JSON.parse(saved) as LogCursor;
+    return cursor.at < oldest ? { at: oldest, after: null } : cursor;
+  }
+  const legacy = await stateValue(db, LEGACY_CHECKED_THROUGH);
+  const start = Math.min(until, legacy === null ? until : Math.floor(Number(legacy) / 1000)) - FIRST_LOOKBACK_SECONDS;
+  return { at: Math.max(oldest, start), after: null };
 }
 
 function recordRepair(db: D1Database, runId: string, r: Repair, now: number): D1PreparedStatement {
@@ -37,9 +57,29 @@ function recordRepair(db: D1Database, runId: string, r: Repair, now: number): D1
     .prepare(
       `INSERT INTO payment_repairs (stripe_object, kind, run_id, account_id, credits, amount, currency, outcome, repaired_at)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-       ON CONFLICT (stripe_object) DO UPDATE SET outcome = excluded.outcome, run_id = excluded.run_id, repaired_at = excluded.repaired_at`,
+       ON CONFLICT (stripe_object) DO UPDATE SET kind = excluded.kind, outcome = excluded.outcome, run_id = excluded.run_id, repaired_at = excluded.repaired_at`,
     )
     .bind(r.stripeObject, r.kind, runId, r.accountId, r.credits, r.amount, r.currency, r.outcome, now);
+}
+
+/** An event that failed again waits longer: an hour, doubling up to a day. */
+function keepFailed(db: D1Database, f: RecoveryResult["failed"][number], now: number): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO payment_retries (event_id, type, event, attempts, last_error, first_failed_at, next_attempt_at)
+       VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5 + ?6)
+       ON CONFLICT (event_id) DO UPDATE SET attempts = payment_retries.attempts + 1, last_error = excluded.last_error,
+         next_attempt_at = ?5 + min(?7, ?6 * (1 << min(payment_retries.attempts, 10)))`,
+    )
+    .bind(f.event.id, f.event.type, JSON.stringify(f.event), f.error.slice(0, 500), now, RETRY_PAUSE_MS, RETRY_PAUSE_MAX_MS);
+}
+
+async function keptEvents(db: D1Database, now: number): Promise<Stripe.Event[]> {
+  const rows = await db
+    .prepare("SELECT event FROM payment_retries WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?")
+    .bind(now, RETRIES_PER_PASS)
+    .all<{ event: string }>();
+  return rows.results.map((r) => JSON.parse(r.event) as Stripe.Event);
 }
 
 export async function paymentsPass(env: Env, settings: PaymentsPassSettings): Promise<PaymentsPassResult> {
@@ -47,36 +87,49 @@ export async function paymentsPass(env: Env, settings: PaymentsPassSettings): Pr
   if (!stripe) return { status: "not_configured" };
   const db = env.DB;
   const now = Date.now();
-  const to = now - settings.graceMs;
-  const through = await checkedThrough(db);
-  const from = Math.max(to - MAX_LOOKBACK_MS, (through ?? to) - SESSION_LIFETIME_MS);
-  const run = await startRun(db, "payments", settings.scheduledTime, now, String(from));
-  let result: RecoveryResult;
+  const until = Math.floor((now - settings.graceMs) / 1000);
+  const start = await loadCursor(db, until);
+  const run = await startRun(db, "payments", settings.scheduledTime, now, JSON.stringify(start));
+
+  const kept = await keptEvents(db, now);
+  const retried = await retryKept(env, kept, now);
+  let walked: RecoveryResult;
   try {
-    result = await recoverPayments(env, stripe, { from, to }, { deadline: settings.deadline, maxObjects: settings.maxObjects }, now);
+    walked = await walkLog(env, stripe, start, until, { deadline: settings.deadline, maxObjects: settings.maxObjects, maxCalls: MAX_LIST_CALLS }, now);
   } catch (err) {
-    // Stripe could not be listed (an outage, a revoked key): the pass is recorded as failed and the
-    // next one covers this window again.
-    console.error("payments pass: listing Stripe failed", err);
-    result = { checked: 0, repairs: [], failures: 1, complete: false };
+    // The log could not be read (an outage, a revoked key): the cursor stays, the next pass reads again.
+    console.error("payments pass: reading Stripe's event log failed", err);
+    walked = { checked: 0, repairs: [], failures: 1, cursor: start, complete: false, failed: [] };
   }
+
   const finished = Date.now();
+  // Events of the last second may still be being written: the next pass reads it again (applyOnce
+  // makes that harmless), so the cursor never moves past a second that was not over.
+  const settled = Math.floor(now / 1000) - 1;
+  const cursor: LogCursor = walked.cursor.at > settled ? { at: settled, after: null } : walked.cursor;
+  const failedAgain = new Set(retried.failed.map((f) => f.event.id));
+  const repairs = [...retried.repairs, ...walked.repairs];
   await db.batch([
-    ...result.repairs.map((r) => recordRepair(db, run.id, r, finished)),
-    countStatement(db, run.id, { accounts: result.checked, failures: result.failures }),
-    ...(result.complete
-      ? [
-          db
-            .prepare(
-              `INSERT INTO system_state (key, value, updated_at) VALUES (?1, ?2, ?3)
-               ON CONFLICT (key) DO UPDATE SET value = max(CAST(system_state.value AS INTEGER), CAST(excluded.value AS INTEGER)), updated_at = excluded.updated_at`,
-            )
-            .bind(CHECKED_THROUGH, String(to), finished),
-        ]
-      : []),
+    ...repairs.map((r) => recordRepair(db, run.id, r, finished)),
+    ...[...retried.failed, ...walked.failed].map((f) => keepFailed(db, f, finished)),
+    ...kept.filter((e) => !failedAgain.has(e.id)).map((e) => db.prepare("DELETE FROM payment_retries WHERE event_id = ?").bind(e.id)),
+    countStatement(db, run.id, { accounts: retried.checked + walked.checked, failures: retried.failures + walked.failures }),
+    db
+      .prepare(
+        `INSERT INTO system_state (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      )
+      .bind(CURSOR_KEY, JSON.stringify(cursor), finished),
   ]);
   await finishRun(db, run.id, finished);
-  const repaired = result.repairs.filter((r) => r.outcome.startsWith("credited") || r.outcome === "card_saved").length;
-  if (repaired > 0) console.warn(`payments pass: applied ${repaired} payment(s) whose webhook had not: ${result.repairs.map((r) => r.stripeObject).join(", ")}`);
-  return { status: result.complete ? "done" : "incomplete", runId: run.id, from, to, checked: result.checked, repaired, failures: result.failures };
+  if (repairs.length > 0) console.warn(`payments pass: applied ${repairs.length} Stripe event(s) whose webhook had not: ${repairs.map((r) => r.stripeObject).join(", ")}`);
+  return {
+    status: walked.complete ? "done" : "incomplete",
+    runId: run.id,
+    from: start.at * 1000,
+    to: until * 1000,
+    checked: retried.checked + walked.checked,
+    repaired: repairs.length,
+    failures: retried.failures + walked.failures,
+  };
 }

@@ -200,6 +200,11 @@ export const purchases = sqliteTable(
     customer: text("customer"),
     /** The purchase lot the account's object created for it. */
     lotId: text("lot_id"),
+    /**
+     * The version of the object's refunds-and-disputes record this row's status and clawback copy
+     * (stripe/claims.ts): a copy is written only over an older one.
+     */
+    claimsVersion: integer("claims_version").notNull().default(0),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -220,9 +225,9 @@ export const stripeEvents = sqliteTable("stripe_events", {
 });
 
 /**
- * Refunds Stripe reported for a payment intent whose purchase has not landed yet. `amount_refunded` is
- * Stripe's cumulative figure: only the largest ever seen counts (refund events can arrive out of
- * order), and it is applied when the purchase lands; `applied_at` is set then.
+ * The largest cumulative refund Stripe reported for each charge (by payment intent): refund events
+ * can arrive out of order, so only the largest ever seen counts. Kept whether or not the purchase has
+ * landed; the account is told when it has (stripe/claims.ts).
  */
 export const pendingRefunds = sqliteTable("pending_refunds", {
   paymentIntent: text("payment_intent").primaryKey(),
@@ -234,11 +239,26 @@ export const pendingRefunds = sqliteTable("pending_refunds", {
   appliedAt: integer("applied_at"),
 });
 
-export const DISPUTE_STATUSES = ["open", "won", "lost"] as const;
+/** Refunds told by their own events, by Stripe's refund id: a refund that failed gives its credits back. */
+export const stripeRefunds = sqliteTable(
+  "stripe_refunds",
+  {
+    id: text("id").primaryKey(),
+    paymentIntent: text("payment_intent").notNull(),
+    amount: integer("amount").notNull(),
+    /** 1 once the refund failed or was cancelled (never back to 0). */
+    failed: integer("failed").notNull().default(0),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("stripe_refunds_payment_intent").on(t.paymentIntent)],
+);
+
+/** As durable-objects/ledger/claims.ts: a status only ever moves to a later one. */
+export const DISPUTE_STATUSES = ["inquiry", "open", "inquiry_closed", "won", "lost"] as const;
 
 /**
- * Disputes by Stripe's dispute id, the key of their clawback and of its reversal. Kept even when the
- * purchase has not landed yet (found by payment intent when it does).
+ * Disputes by Stripe's dispute id, with the furthest status reached. Kept even when the purchase has
+ * not landed yet (found by payment intent when it does).
  */
 export const stripeDisputes = sqliteTable(
   "stripe_disputes",
@@ -321,7 +341,7 @@ export const paymentRepairs = sqliteTable(
   {
     /** The checkout session or PaymentIntent id. */
     stripeObject: text("stripe_object").primaryKey(),
-    kind: text("kind", { enum: ["checkout_session", "auto_recharge", "saved_card"] }).notNull(),
+    kind: text("kind", { enum: ["checkout_session", "auto_recharge", "saved_card", "payment_failed", "refund", "dispute"] }).notNull(),
     runId: text("run_id").notNull(),
     accountId: text("account_id"),
     credits: integer("credits").notNull().default(0),
@@ -332,6 +352,47 @@ export const paymentRepairs = sqliteTable(
     repairedAt: integer("repaired_at").notNull(),
   },
   (t) => [index("payment_repairs_repaired").on(t.repairedAt)],
+);
+
+/**
+ * Payments this deployment will not credit (stripe/applied.ts unapplied): another deployment's session
+ * on a shared Stripe account, a session whose amount is not what was sold, an unknown account.
+ */
+export const unappliedPayments = sqliteTable(
+  "unapplied_payments",
+  {
+    stripeObject: text("stripe_object").primaryKey(),
+    kind: text("kind", { enum: ["checkout_session", "auto_recharge"] }).notNull(),
+    accountId: text("account_id"),
+    reason: text("reason").notNull(),
+    amount: integer("amount"),
+    currency: text("currency"),
+    firstSeenAt: integer("first_seen_at").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+    /** How many times it was delivered or found. */
+    seen: integer("seen").notNull().default(1),
+  },
+  (t) => [index("unapplied_payments_last_seen").on(t.lastSeenAt)],
+);
+
+/**
+ * Stripe events the charged ⇒ credited pass found unapplied but could not apply (the account's object
+ * failed): kept whole, and tried again by later passes, so the pass's cursor can move on without
+ * losing them.
+ */
+export const paymentRetries = sqliteTable(
+  "payment_retries",
+  {
+    eventId: text("event_id").primaryKey(),
+    type: text("type").notNull(),
+    /** The event as Stripe's log gave it (JSON). */
+    event: text("event").notNull(),
+    attempts: integer("attempts").notNull(),
+    lastError: text("last_error").notNull(),
+    firstFailedAt: integer("first_failed_at").notNull(),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+  },
+  (t) => [index("payment_retries_next").on(t.nextAttemptAt)],
 );
 
 /**

@@ -4,7 +4,8 @@ import type Stripe from "stripe";
 import type { Env } from "../env";
 import type { Outcome } from "./applied";
 import { paymentFailed, paymentSucceeded } from "./auto-recharge";
-import { credit, disputeClosed, disputeOpened, failed, recordUnpaid, refunded } from "./events";
+import { disputeSeen, refunded, refundUpdated } from "./claims";
+import { credit, failed, recordUnpaid } from "./events";
 
 export { NotApplied } from "./applied";
 
@@ -18,10 +19,16 @@ export async function applyEvent(env: Env, event: Stripe.Event, now: number): Pr
       return failed(env, event.data.object, now);
     case "charge.refunded":
       return refunded(env, event.data.object, now);
+    case "charge.refund.updated":
+    case "refund.updated":
+    case "refund.failed":
+      return refundUpdated(env, event.data.object, now);
     case "charge.dispute.created":
-      return disputeOpened(env, event.data.object, now);
+    case "charge.dispute.updated":
+    case "charge.dispute.funds_withdrawn":
+    case "charge.dispute.funds_reinstated":
     case "charge.dispute.closed":
-      return disputeClosed(env, event.data.object, now);
+      return disputeSeen(env, event.data.object, now);
     case "payment_intent.succeeded":
       return paymentSucceeded(env, event.data.object, now);
     case "payment_intent.payment_failed":
@@ -29,4 +36,32 @@ export async function applyEvent(env: Env, event: Stripe.Event, now: number): Pr
     default:
       return "ignored";
   }
+}
+
+export interface Applied {
+  /** The event had been applied before (a redelivery, or the webhook beat the recovery pass). */
+  duplicate: boolean;
+  outcome: Outcome;
+}
+
+/**
+ * Applies a verified event exactly once, for the webhook and the charged ⇒ credited pass alike: it is
+ * recorded by Stripe's event id, and what is known of it read back, in one statement (a no-op update
+ * returns the row when the event was seen before). An event that credited nothing here (unapplied:
+ * another deployment's session, an unknown account) is not marked applied, so the pass looks at it
+ * again once: a session can land a moment before the row that sells it. Throws NotApplied (or what
+ * the account threw) when it could not be applied; nothing is then marked.
+ */
+export async function applyOnce(env: Env, event: Stripe.Event, now: number): Promise<Applied> {
+  const seen = await env.DB.prepare(
+    `INSERT INTO stripe_events (id, type, received_at) VALUES (?1, ?2, ?3)
+     ON CONFLICT (id) DO UPDATE SET id = excluded.id RETURNING applied_at, outcome`,
+  )
+    .bind(event.id, event.type, now)
+    .first<{ applied_at: number | null; outcome: string | null }>();
+  if (seen && seen.applied_at !== null) return { duplicate: true, outcome: seen.outcome ?? "" };
+  const outcome = await applyEvent(env, event, now);
+  const appliedAt = outcome.startsWith("unapplied") ? null : Date.now();
+  await env.DB.prepare("UPDATE stripe_events SET applied_at = ?2, outcome = ?3 WHERE id = ?1").bind(event.id, appliedAt, outcome).run();
+  return { duplicate: false, outcome };
 }

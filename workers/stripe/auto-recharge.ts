@@ -8,8 +8,8 @@ import type Stripe from "stripe";
 import type { SavedCard } from "../../durable-objects/ledger/recharge";
 import { ledgerOf } from "../api/ledger";
 import type { Env } from "../env";
-import { expectApplied, idOf, key, type Outcome } from "./applied";
-import { applyLateClaims } from "./events";
+import { expectApplied, idOf, key, unapplied, type Outcome } from "./applied";
+import { syncClaims } from "./claims";
 
 /** What an auto-recharge PaymentIntent's metadata says (the object set it); null when it is not one. */
 export function rechargeOf(pi: Stripe.PaymentIntent) {
@@ -19,7 +19,7 @@ export function rechargeOf(pi: Stripe.PaymentIntent) {
   const tries = Number(m.try);
   if (m.kind !== "auto_recharge" || !m.account_id || !m.package_id) return null;
   if (![credits, attempt, tries].every((n) => Number.isSafeInteger(n) && n >= 1)) return null;
-  return { accountId: m.account_id, packageId: m.package_id, credits, attempt, tries };
+  return { accountId: m.account_id, packageId: m.package_id, credits, attempt, tries, ref: m.charge_ref ?? null };
 }
 
 /**
@@ -51,13 +51,14 @@ export async function creditRecharge(env: Env, pi: Stripe.PaymentIntent, now: nu
   const amount = pi.amount_received || pi.amount;
   const reply = await ledgerOf(env, recharge.accountId).creditRecharge(key(`stripe:auto_recharge:${pi.id}`), {
     attempt: recharge.attempt,
+    ref: recharge.ref,
     credits: recharge.credits,
     amount,
     paymentIntent: pi.id,
   });
-  if (reply.status === 404) {
-    console.error(`stripe: auto-recharge ${pi.id} names an unknown account '${recharge.accountId}'`);
-    return "unapplied: account_not_found";
+  if (reply.status === 404) return unapplied(env, { stripeObject: pi.id, kind: "auto_recharge", accountId: recharge.accountId, reason: "account_not_found", amount, currency: pi.currency }, now);
+  if (reply.status === 409) {
+    return unapplied(env, { stripeObject: pi.id, kind: "auto_recharge", accountId: recharge.accountId, reason: "unknown_charge: not sent by this deployment", amount, currency: pi.currency }, now);
   }
   const credited = expectApplied(reply, `crediting auto-recharge ${pi.id}`);
   await env.DB.prepare(
@@ -67,7 +68,8 @@ export async function creditRecharge(env: Env, pi: Stripe.PaymentIntent, now: nu
   )
     .bind(pi.id, recharge.accountId, recharge.packageId, recharge.credits, amount, pi.currency, idOf(pi.customer), credited.lot_id as string, now)
     .run();
-  await applyLateClaims(env, pi.id, now);
+  // A refund or a dispute that came first is applied now that its purchase is here.
+  await syncClaims(env, pi.id, now);
   return "credited: auto_recharge";
 }
 

@@ -17,6 +17,8 @@ export interface ChargeRequest {
   paymentMethod: string;
   packageId: string;
   credits: number;
+  /** The charge's reference: the webhook credits it only if the account's object made it. */
+  ref: string;
   attempt: number;
   tries: number;
   idempotencyKey: string;
@@ -28,6 +30,8 @@ export type ChargeAnswer =
   | { kind: "sent"; afterRecorded?: () => Promise<void> }
   /** The card was declined; `needsAction`: only its holder can make it pass (3-D Secure). */
   | { kind: "declined"; code: string; needsAction: boolean }
+  /** Stripe refused the request itself (a detached or deleted card, `resource_missing`): retrying cannot help. */
+  | { kind: "rejected"; code: string }
   /** Stripe could not be reached or is not configured: send the same try again later. */
   | { kind: "unreachable"; reason: string };
 
@@ -37,6 +41,7 @@ function metadata(req: ChargeRequest): Record<string, string> {
     account_id: req.accountId,
     package_id: req.packageId,
     credits: String(req.credits),
+    charge_ref: req.ref,
     attempt: String(req.attempt),
     try: String(req.tries),
   };
@@ -70,6 +75,9 @@ export async function sendCharge(env: Env, req: ChargeRequest): Promise<ChargeAn
     if (err instanceof Stripe.errors.StripeIdempotencyError) return { kind: "sent" };
     // Declined: the answer is recorded now, and again (a no-op) when payment_intent.payment_failed arrives.
     if (err instanceof Stripe.errors.StripeCardError) return declined(err.code ?? "card_declined");
+    // The request itself is wrong for Stripe (the payment method or customer is gone): the same
+    // request can only be refused again, so auto-recharge stops with the reason.
+    if (err instanceof Stripe.errors.StripeInvalidRequestError) return { kind: "rejected", code: err.code ?? "invalid_request" };
     return { kind: "unreachable", reason: err instanceof Error ? err.message : String(err) };
   }
 }
