@@ -2725,10 +2725,10 @@ export interface components {
                 threshold: number | null;
                 is_low: boolean;
             };
-            /** @description Auto-recharge: when available credits fall below the threshold, buy the package with the saved card */
+            /** @description Auto-recharge: when spending or an expiry takes available credits from at or above the threshold to below it, buy the package with the saved card (once per crossing) */
             auto_recharge: {
                 enabled: boolean;
-                /** @description A charge is made when `available` falls below this */
+                /** @description A charge is raised when spending or an expiry takes `available` from at or above this to below it */
                 threshold: number;
                 package_id: string;
                 /** @description Credits each charge buys (the package's, as it was when auto-recharge was set) */

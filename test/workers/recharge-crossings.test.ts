@@ -4,6 +4,7 @@
 // balance is still below the threshold and the month's limit allows it. Each test is a way a real user
 // was charged when they must not have been.
 import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { setClock } from "./cron-helpers";
 import { account, api, ledger, openAccount } from "./helpers";
@@ -74,6 +75,12 @@ describe("a card saved by a checkout", () => {
     expect(set.body.auto_recharge).toMatchObject({ status: "idle", held_back: "below_threshold", message: expect.stringContaining("below") });
     await alarmAt(id, T + 1);
     expect(await rechargesOf(id)).toHaveLength(0);
+    // The hosted page tells the user the same, in credits (CREDIT_DECIMALS=2: 500 units are 5.00).
+    const link = await api("POST", `/v1/accounts/${id}/portal-sessions`, { body: {} });
+    const entered = await exports.default.fetch(link.body.url, { redirect: "manual" });
+    const cookie = (entered.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    const page = await (await exports.default.fetch("https://credence.test/portal/controls", { headers: { cookie } })).text();
+    expect(page).toContain("Your available credits are already below 5.00: it buys the next time your spending takes them from 5.00 or more to below.");
   });
 });
 

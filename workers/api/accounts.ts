@@ -44,7 +44,7 @@ export const Account = z
     auto_recharge: z
       .object({
         enabled: z.boolean(),
-        threshold: int.openapi({ description: "A charge is made when `available` falls below this" }),
+        threshold: int.openapi({ description: "A charge is raised when spending or an expiry takes `available` from at or above this to below it" }),
         package_id: z.string(),
         credits: int.openapi({ description: "Credits each charge buys (the package's, as it was when auto-recharge was set)" }),
         price: z.object({ amount: int, currency: z.string() }).openapi({ description: "What each charge costs, in the currency's smallest unit" }),
@@ -68,7 +68,7 @@ export const Account = z
         last_attempt_at: isoTime.nullable(),
       })
       .nullable()
-      .openapi({ description: "Auto-recharge: when available credits fall below the threshold, buy the package with the saved card" }),
+      .openapi({ description: "Auto-recharge: when spending or an expiry takes available credits from at or above the threshold to below it, buy the package with the saved card (once per crossing)" }),
     allowance: z
       .object({
         amount: int,

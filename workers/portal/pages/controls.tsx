@@ -9,8 +9,13 @@ import type { PackageLine } from "./buy";
 export type FieldErrors = Record<string, string>;
 
 /** Auto-recharge's state in the page's words (the API's message speaks to developers). */
-export function rechargeWords(ar: NonNullable<AccountView["auto_recharge"]>): string | null {
-  if (ar.enabled && ar.held_back === "no_payment_method") return 'It starts working after your next purchase with "Save the card for auto-recharge" ticked.';
+export function rechargeWords(ar: NonNullable<AccountView["auto_recharge"]>, f: Pick<Formats, "credits">): string | null {
+  if (!ar.enabled) return ar.message;
+  if (ar.held_back === "no_payment_method") return 'It starts working after your next purchase with "Save the card for auto-recharge" ticked.';
+  if (ar.held_back === "below_threshold") {
+    return `Your available credits are already below ${f.credits(ar.threshold)}: it buys the next time your spending takes them from ${f.credits(ar.threshold)} or more to below. Buy credits once to start.`;
+  }
+  if (ar.held_back === "blocked") return "Spending on this account is stopped, so nothing is bought.";
   return ar.message;
 }
 
@@ -49,13 +54,13 @@ export function Controls(props: {
 
       <form method="post" action="/portal/controls/auto-recharge" novalidate class="card" id="auto-recharge" aria-labelledby="ar-title">
         <h2 id="ar-title">Auto-recharge</h2>
-        <p class="hint">When your available credits fall below the threshold, buy a package with your saved card.</p>
+        <p class="hint">When your spending takes your available credits below the threshold, buy a package with your saved card, once each time. The package must give more credits than the threshold.</p>
         {ar?.status === "disabled" && ar.disabled_reason ? <Banner tone="bad">{ar.message ?? `Stopped: ${ar.disabled_reason}`}</Banner> : null}
         <p>
           Saved card: <strong>{ar?.has_payment_method ? "yes" : "none yet"}</strong>
           {ar?.has_payment_method ? null : <span class="hint"> (tick "Save the card" when you next buy credits)</span>}
         </p>
-        {ar ? <p class="hint">Charged this month: {f.money(ar.charged_this_month, ar.price.currency)}{rechargeWords(ar) ? ` · ${rechargeWords(ar)}` : ""}</p> : null}
+        {ar ? <p class="hint">Charged this month: {f.money(ar.charged_this_month, ar.price.currency)}{rechargeWords(ar, f) ? ` · ${rechargeWords(ar, f)}` : ""}</p> : null}
         <Csrf token={props.csrf} />
         <label class="check" for="ar-enabled">
           <input id="ar-enabled" type="checkbox" name="enabled" value="1" checked={value("auto-recharge", "enabled", ar?.enabled ? "1" : "") === "1"} /> Auto-recharge on

@@ -76,7 +76,7 @@ export function Overview(props: { account: AccountView; f: Formats; now: number;
         </section>
         <section class="card">
           <h2>Auto-recharge</h2>
-          <p>{a.auto_recharge ? (a.auto_recharge.enabled ? (rechargeWords(a.auto_recharge) ?? `On: below ${f.credits(a.auto_recharge.threshold)} credits, buys ${f.credits(a.auto_recharge.credits)}.`) : "Off.") : "Off."}</p>
+          <p>{a.auto_recharge ? (a.auto_recharge.enabled ? (rechargeWords(a.auto_recharge, f) ?? `On: below ${f.credits(a.auto_recharge.threshold)} credits, buys ${f.credits(a.auto_recharge.credits)}.`) : "Off.") : "Off."}</p>
           <a href="/portal/controls">Set up auto-recharge</a>
         </section>
         <section class="card">
