@@ -14,8 +14,8 @@ import { AmountError } from "./ledger/money";
 import { parseOverrunPercent } from "./ledger/overrun";
 import * as payments from "./ledger/purchases";
 import * as rules from "./ledger/rules";
-import { applyClaims, type ClaimsInput } from "./ledger/claims";
-import { prepareRecharge, rechargeKey, rechargeSent, rechargeUnreachable, type RechargePlan, type RechargeSend, type SavedCard } from "./ledger/recharge";
+import { applyClaims, fromLegacy, type ClaimsInput } from "./ledger/claims";
+import { prepareRecharge, rechargeKey, rechargeSent, rechargeUnreachable, rezoneRecharge, type RechargePlan, type RechargeSend, type SavedCard } from "./ledger/recharge";
 import type { AllowancePlan, LedgerState, Step } from "./ledger/types";
 import { accountNotFound, errorReply, isKept, ledgerErrorReply, toWire, type Reply, type WireReply } from "./reply";
 import { historyMessage, sendHistory } from "./store/outbox";
@@ -149,6 +149,7 @@ export class AccountLedger extends DurableObject<Env> {
       );
       a = {
         ...a,
+        autoRecharge: rezoneRecharge(a.autoRecharge, now, a.timeZone, timeZone),
         spendDayKey: spend.dayKey,
         spendDay: spend.day,
         spendMonthKey: spend.monthKey,
@@ -323,8 +324,15 @@ export class AccountLedger extends DurableObject<Env> {
 
   // ---- payments: purchases, refunds, disputes, blocks -------------------------------------------------
 
-  /** A paid purchase, credited once under its key (the webhook derives it from the checkout session). */
+  /**
+   * A paid purchase, credited once under its key (the webhook derives it from the checkout session),
+   * and once ever: a payment whose key has long been forgotten (a Stripe event applied again weeks
+   * later) finds its lot and credits nothing.
+   */
   async creditPurchase(idem: Idempotency, input: PurchaseCredit): Promise<WireReply> {
+    // A key still kept replays its first answer (mutate); only a forgotten one needs the lot's word.
+    const credited = this.store.account() && !this.store.storedReply(idem.key) ? this.store.purchaseLot(input.reference) : null;
+    if (credited !== null) return toWire({ status: 200, body: { lot_id: credited, credits: input.credits, already_credited: true } });
     const lotId = randomId("lot");
     return this.mutate(
       idem,
@@ -369,7 +377,9 @@ export class AccountLedger extends DurableObject<Env> {
       null,
       undefined,
       (state, now) => {
-        const current = this.store.purchaseClaims(input.reference, Object.keys(input.facts.disputes), state.blocks);
+        const current =
+          this.store.purchaseClaims(input.reference) ??
+          fromLegacy(this.store.legacyClawbacks(input.reference, Object.keys(input.facts.disputes)), state.blocks, input.facts, input.credits, input.paid);
         const restoreLot = { lotId, expiresAt: payments.purchaseExpiry(now, this.purchaseExpiryDays), priority: 0 };
         const step = applyClaims(state, { ...input, current, restoreLot }, now);
         if (step.outcome.ok) this.store.savePurchaseClaims(input.reference, step.outcome.value.claims);
@@ -592,7 +602,14 @@ export class AccountLedger extends DurableObject<Env> {
       return;
     }
     if (answer.kind === "declined" || answer.kind === "rejected") {
-      const failure = { attempt: attempt.number, tries: attempt.tries, code: answer.code, needsAction: answer.kind === "declined" && answer.needsAction, permanent: answer.kind === "rejected" };
+      const failure = {
+        attempt: attempt.number,
+        tries: attempt.tries,
+        ref: attempt.terms.ref,
+        code: answer.code,
+        needsAction: answer.kind === "declined" && answer.needsAction,
+        permanent: answer.kind === "rejected",
+      };
       await this.mutate(null, undefined, (state, t) => payments.rechargeFailed(state, failure, t), () => ({ status: 200, body: {} }));
       return;
     }

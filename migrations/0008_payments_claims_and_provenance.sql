@@ -13,7 +13,7 @@ CREATE TABLE `stripe_refunds` (
 	`id` text PRIMARY KEY NOT NULL,
 	`payment_intent` text NOT NULL,
 	`amount` integer NOT NULL,
-	`failed` integer DEFAULT 0 NOT NULL,
+	`failed_at` integer,
 	`updated_at` integer NOT NULL
 );
 --> statement-breakpoint
@@ -31,4 +31,5 @@ CREATE TABLE `unapplied_payments` (
 );
 --> statement-breakpoint
 CREATE INDEX `unapplied_payments_last_seen` ON `unapplied_payments` (`last_seen_at`);--> statement-breakpoint
+ALTER TABLE `pending_refunds` ADD `reported_at` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `purchases` ADD `claims_version` integer DEFAULT 0 NOT NULL;

@@ -49,6 +49,7 @@ export interface Env {
   RECONCILE_MAX_ACCOUNTS?: string;
   PAYMENT_RECOVERY_GRACE_SECONDS?: string;
   PAYMENT_RECOVERY_MAX_OBJECTS?: string;
+  PAYMENT_RECOVERY_MAX_QUERIES?: string;
   /** `development` on a laptop (`npm run dev` sets it in .dev.vars); unset in deployments. */
   ENVIRONMENT?: string;
 }

@@ -47,22 +47,34 @@ export function disputeStatus(stripeStatus: string): DisputeStatus | null {
 }
 
 export interface ClaimFacts {
-  /** The largest cumulative `amount_refunded` Stripe reported for the charge (money, smallest unit). */
-  refunded: number;
-  /** Refunds known by id (their own events): the amount, and whether the refund failed or was cancelled. */
-  refunds: Record<string, { amount: number; failed: boolean }>;
+  /**
+   * The latest cumulative `amount_refunded` Stripe reported for the charge (money), and when (the
+   * event's `created`, Unix seconds). Latest, not largest: Stripe lowers it again when a refund fails,
+   * and a refund made after that raises it again.
+   */
+  refunded: { amount: number; at: number };
+  /**
+   * Refunds told by their own events (refund.created / updated / failed, charge.refund.updated): the
+   * amount, and when it failed if it did (the earliest report of the failure).
+   */
+  refunds: Record<string, { amount: number; failedAt: number | null }>;
   /** Disputes by id: the disputed amount and the furthest status reached. */
   disputes: Record<string, { amount: number; status: DisputeStatus }>;
+  /** The charge's own amount (the refunds' and disputes' share is of this), when an event said it. */
+  charge: number | null;
 }
 
-export const NO_FACTS: ClaimFacts = { refunded: 0, refunds: {}, disputes: {} };
+export const NO_FACTS: ClaimFacts = { refunded: { amount: 0, at: 0 }, refunds: {}, disputes: {}, charge: null };
+
+const later = (a: ClaimFacts["refunded"], b: ClaimFacts["refunded"]) => (b.at > a.at || (b.at === a.at && b.amount > a.amount) ? b : a);
+const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
 /** The facts both tellings hold: the order of merging never matters, and merging twice changes nothing. */
 export function mergeFacts(a: ClaimFacts, b: ClaimFacts): ClaimFacts {
   const refunds = { ...a.refunds };
   for (const [id, r] of Object.entries(b.refunds)) {
     const known = refunds[id];
-    refunds[id] = known ? { amount: Math.max(known.amount, r.amount), failed: known.failed || r.failed } : r;
+    refunds[id] = known ? { amount: Math.max(known.amount, r.amount), failedAt: earliest(known.failedAt, r.failedAt) } : r;
   }
   const disputes = { ...a.disputes };
   for (const [id, d] of Object.entries(b.disputes)) {
@@ -71,21 +83,23 @@ export function mergeFacts(a: ClaimFacts, b: ClaimFacts): ClaimFacts {
       ? { amount: Math.max(known.amount, d.amount), status: DISPUTE_RANK[d.status] > DISPUTE_RANK[known.status] ? d.status : known.status }
       : d;
   }
-  return { refunded: Math.max(a.refunded, b.refunded), refunds, disputes };
+  const charge = a.charge === null ? b.charge : b.charge === null ? a.charge : Math.max(a.charge, b.charge);
+  return { refunded: later(a.refunded, b.refunded), refunds, disputes, charge };
 }
 
 /**
- * The money refunded, as the facts say: the cumulative figure less the refunds known to have failed,
- * or the refunds known to stand if they add up to more. Within 0 … paid.
+ * The money refunded, as the facts say. The latest cumulative figure, less the refunds that failed
+ * at or after it was reported (a failure is only reflected in a later figure); or, if more, what the
+ * refunds known by id add up to (those not failed). Within 0 … paid.
  */
 export function refundedMoney(facts: ClaimFacts, paid: number): number {
   let standing = 0;
-  let failed = 0;
+  let failedSince = 0;
   for (const r of Object.values(facts.refunds)) {
-    if (r.failed) failed = add(failed, r.amount);
-    else standing = add(standing, r.amount);
+    if (r.failedAt === null) standing = add(standing, r.amount);
+    else if (r.failedAt >= facts.refunded.at) failedSince = add(failedSince, r.amount);
   }
-  return Math.min(paid, Math.max(0, standing, facts.refunded - failed));
+  return Math.min(paid, Math.max(0, standing, facts.refunded.amount - failedSince));
 }
 
 /** The money taken by disputes that are open or were lost (inquiries and won disputes take nothing). */
@@ -95,22 +109,54 @@ export function disputedMoney(facts: ClaimFacts): number {
   return total;
 }
 
+/** What the purchase's charge was: its own amount where Stripe said it, else what was sold. */
+export const chargeOf = (facts: ClaimFacts, sold: number) => facts.charge ?? sold;
+
 /**
- * The credits a purchase of `credits` for `paid` must have given back: ⌊credits × min(paid, refunded +
- * disputed) / paid⌋, so a refund and a dispute of the same charge never take back more than it credited.
+ * The credits a purchase of `credits` must have given back: ⌊credits × min(charge, refunded +
+ * disputed) / charge⌋, with the charge's own amount, so a refund and a dispute of the same charge
+ * never take back more than it credited.
  */
-export function claimTarget(credits: number, paid: number, facts: ClaimFacts): number {
+export function claimTarget(credits: number, sold: number, facts: ClaimFacts): number {
+  const paid = chargeOf(facts, sold);
   if (paid <= 0) return 0;
   const taken = Math.min(paid, refundedMoney(facts, paid) + disputedMoney(facts));
   if (taken <= 0) return 0;
   return Number((BigInt(credits) * BigInt(taken)) / BigInt(paid));
 }
 
+/**
+ * What an object clawed back before it kept facts (per key, "refund:<purchase>" and "dispute:<id>"),
+ * as the record its first telling starts from: what it already knew is not announced again.
+ */
+export interface LegacyClawbacks {
+  refund: number | null;
+  disputes: Record<string, number>;
+}
+
+export function fromLegacy(legacy: LegacyClawbacks, blocks: Readonly<Record<string, unknown>>, told: ClaimFacts, credits: number, sold: number): PurchaseClaims | null {
+  const disputeIds = Object.keys(told.disputes).filter((id) => `dispute:${id}` in blocks || id in legacy.disputes);
+  if (legacy.refund === null && disputeIds.length === 0) return null;
+  const disputes: ClaimFacts["disputes"] = {};
+  for (const id of disputeIds) {
+    const d = told.disputes[id] as ClaimFacts["disputes"][string];
+    // Still blocking: it was open; clawed back and no longer blocking: it was closed as told now.
+    disputes[id] = { amount: d.amount, status: `dispute:${id}` in blocks ? "open" : d.status };
+  }
+  // The refund it had taken is the one told now if the amounts agree; otherwise the new part is news.
+  const knewRefund = legacy.refund !== null && legacy.refund === claimTarget(credits, sold, { ...NO_FACTS, refunded: told.refunded, charge: told.charge });
+  const facts: ClaimFacts = { ...NO_FACTS, refunded: knewRefund ? told.refunded : NO_FACTS.refunded, disputes, charge: told.charge };
+  let clawed = legacy.refund ?? 0;
+  for (const amount of Object.values(legacy.disputes)) clawed = add(clawed, amount);
+  return { facts, clawed, version: 0 };
+}
+
 export type PurchaseStatus = "paid" | "refunded" | "partially_refunded" | "disputed";
 
 /** How the purchase reads to its buyer: a dispute open or lost says disputed, then refunds. */
-export function purchaseStatus(facts: ClaimFacts, paid: number): PurchaseStatus {
+export function purchaseStatus(facts: ClaimFacts, sold: number): PurchaseStatus {
   for (const d of Object.values(facts.disputes)) if (d.status === "open" || d.status === "lost") return "disputed";
+  const paid = chargeOf(facts, sold);
   const refunded = refundedMoney(facts, paid);
   if (refunded > 0 && refunded >= paid) return "refunded";
   return refunded > 0 ? "partially_refunded" : "paid";
@@ -128,6 +174,7 @@ export interface ClaimsInput {
   /** The purchase: its lot's reference (the checkout session or the auto-recharge's PaymentIntent). */
   reference: string;
   credits: number;
+  /** What was sold (money): the share taken is of the charge's own amount when the facts have it. */
   paid: number;
   currency: string;
   /** What the caller knows now (any subset of all that was ever told). */
@@ -213,8 +260,8 @@ export function applyClaims(state: LedgerState, input: ClaimsInput, now: number)
   if (moved > 0) debtAdded = takeBack(draft, input, moved, target);
   if (moved < 0) giveBack(draft, input, -moved, target);
 
-  const refunded = refundedMoney(facts, input.paid);
-  if (refunded > refundedMoney(before.facts, input.paid)) {
+  const refunded = refundedMoney(facts, chargeOf(facts, input.paid));
+  if (refunded > refundedMoney(before.facts, chargeOf(before.facts, input.paid))) {
     draft.event("purchase.refunded", { purchase_id: input.reference, amount_refunded: refunded, currency: input.currency, credits_clawed_back: target });
   }
   const blocks = { ...draft.state.blocks };

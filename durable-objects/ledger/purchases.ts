@@ -2,7 +2,7 @@
 // auto-recharge charge succeeds or fails. Refunds and disputes are claims.ts.
 
 import { Draft, type Totals } from "./draft";
-import { MAX_TRIES, retire, RETRY_AFTER_MS, thisMonth } from "./recharge";
+import { isCurrentCharge, MAX_TRIES, RETRY_AFTER_MS, sentCharge, thisMonth, type AutoRecharge } from "./recharge";
 import { addLot, afterBalanceChange, settleInto, type GrantInput } from "./rules";
 import type { LedgerState, Step } from "./types";
 
@@ -74,34 +74,42 @@ export interface RechargeSuccess {
   /** The charge's own reference, from its metadata (absent on charges sent before references). */
   ref: string | null;
   lotId: string;
+  /** What the PaymentIntent says: trusted only for a charge sent before references were kept. */
   credits: number;
   amount: number;
+  currency: string;
   expiresAt: number | null;
   paymentIntent: string;
 }
 
-/** Whether this object sent the charge: its reference is one it made, or (older charges) its attempt number is. */
-function sentHere(state: LedgerState, input: Pick<RechargeSuccess, "attempt" | "ref">): boolean {
-  const ar = state.autoRecharge;
-  if (!ar || input.attempt < 1 || input.attempt > ar.attempts) return false;
-  if (input.ref === null) return true;
-  return ar.inFlight?.terms?.ref === input.ref || (ar.sentRefs ?? []).includes(input.ref);
+/**
+ * What a successful PaymentIntent credits: the credits this account recorded when it sent the charge,
+ * if it sent it, for that amount and currency, and has not credited it yet. null: nothing (another
+ * deployment's charge on a shared Stripe account, a forged one, or a second PaymentIntent for one charge).
+ */
+function creditFor(ar: AutoRecharge | null, input: RechargeSuccess): number | null {
+  if (!ar) return null;
+  if (input.ref === null) return isCurrentCharge(ar, input.attempt, null) ? input.credits : null;
+  const sent = sentCharge(ar, input.ref);
+  if (!sent || sent.credited || sent.attempt !== input.attempt) return null;
+  if (sent.amount !== input.amount || sent.currency !== input.currency.toLowerCase()) return null;
+  return sent.credits;
 }
 
 /**
  * A charge succeeded: its credits, always (charged ⇒ credited, even for an attempt that is no longer
  * the one in flight); the attempt it ends goes back to idle. The caller keys it by the PaymentIntent.
- * A charge this object never sent (another deployment's, on a shared Stripe account) credits nothing.
  */
-export function rechargeSucceeded(state: LedgerState, input: RechargeSuccess, now: number): Step<Totals & { debtPaid: number }> {
+export function rechargeSucceeded(state: LedgerState, input: RechargeSuccess, now: number): Step<Totals & { debtPaid: number; credits: number }> {
   const draft = new Draft(state, now);
   settleInto(draft);
-  if (!sentHere(draft.state, input)) {
-    return draft.refuse({ type: "unknown_charge", message: `This account never sent auto-recharge attempt ${input.attempt} (${input.paymentIntent}).`, details: { payment_intent: input.paymentIntent } });
+  const credits = creditFor(draft.state.autoRecharge, input);
+  if (credits === null) {
+    return draft.refuse({ type: "unknown_charge", message: `This account never sent auto-recharge charge ${input.ref ?? input.attempt} (${input.paymentIntent}) for this amount, or already credited it.`, details: { payment_intent: input.paymentIntent } });
   }
   const debtPaid = addLot(draft, {
     lotId: input.lotId,
-    amount: input.credits,
+    amount: credits,
     source: "auto_recharge",
     expiresAt: input.expiresAt,
     priority: 0,
@@ -109,23 +117,29 @@ export function rechargeSucceeded(state: LedgerState, input: RechargeSuccess, no
     description: "Auto-recharge",
     metadata: { payment_intent: input.paymentIntent, attempt: input.attempt },
   });
-  const current = draft.state.autoRecharge;
-  if (current) {
-    const ar = thisMonth(current, now, draft.state.settings.timeZone);
-    const ends = ar.inFlight?.number === input.attempt;
-    draft.state = {
-      ...draft.state,
-      autoRecharge: { ...ar, chargedThisMonth: ar.chargedThisMonth + input.amount, ...(ends ? { inFlight: null, status: ar.status === "disabled" ? "disabled" : "idle", sentRefs: retire(ar) } : {}) },
-    };
-  }
-  draft.event("auto_recharge.succeeded", { attempt: input.attempt, credits: input.credits, amount: input.amount, payment_intent: input.paymentIntent, debt_paid: debtPaid });
+  const current = draft.state.autoRecharge as AutoRecharge;
+  const ar = thisMonth(current, now, draft.state.settings.timeZone);
+  const ends = ar.inFlight?.number === input.attempt;
+  const sent = ar.sent?.map((c) => (c.ref === input.ref ? { ...c, credited: true } : c));
+  draft.state = {
+    ...draft.state,
+    autoRecharge: {
+      ...ar,
+      chargedThisMonth: ar.chargedThisMonth + input.amount,
+      ...(sent ? { sent } : {}),
+      ...(ends ? { inFlight: null, status: ar.status === "disabled" ? "disabled" : "idle" } : {}),
+    },
+  };
+  draft.event("auto_recharge.succeeded", { attempt: input.attempt, credits, amount: input.amount, payment_intent: input.paymentIntent, debt_paid: debtPaid });
   afterBalanceChange(draft);
-  return draft.done({ ...draft.totals(), debtPaid });
+  return draft.done({ ...draft.totals(), debtPaid, credits });
 }
 
 export interface RechargeFailure {
   attempt: number;
   tries: number;
+  /** The charge's reference (null: a charge sent before references, or the alarm's own answer without one). */
+  ref: string | null;
   /** Stripe's decline or error code. */
   code: string;
   /** The card needs its holder (3-D Secure): no off-session retry can succeed. */
@@ -144,15 +158,21 @@ export function rechargeFailed(state: LedgerState, input: RechargeFailure, now: 
   const draft = new Draft(state, now);
   const ar = draft.state.autoRecharge;
   const current = ar?.inFlight;
-  if (!ar || !current || current.number !== input.attempt || current.tries !== input.tries) return draft.done({ disabled: false, retryAt: null });
+  // Only the try in flight, named by its own reference: another deployment's failure changes nothing.
+  if (!ar || !current || !isCurrentCharge(ar, input.attempt, input.ref) || current.tries !== input.tries) return draft.done({ disabled: false, retryAt: null });
   draft.event("auto_recharge.failed", { attempt: input.attempt, try: input.tries, code: input.code });
-  if (!input.needsAction && !input.permanent && current.tries < MAX_TRIES) {
+  // A retry is scheduled only while auto-recharge is on: a try that fails after it was turned off ends.
+  if (ar.enabled && !input.needsAction && !input.permanent && current.tries < MAX_TRIES) {
     const retryAt = now + (RETRY_AFTER_MS[current.tries - 1] as number);
     draft.state = { ...draft.state, autoRecharge: { ...ar, inFlight: { ...current, tries: current.tries + 1, nextTryAt: retryAt } } };
     return draft.done({ disabled: false, retryAt });
   }
+  if (!ar.enabled) {
+    draft.state = { ...draft.state, autoRecharge: { ...ar, status: "idle", inFlight: null } };
+    return draft.done({ disabled: false, retryAt: null });
+  }
   const reason = input.needsAction ? "authentication_required" : input.permanent ? `card_unusable: ${input.code}` : `declined: ${input.code}`;
-  draft.state = { ...draft.state, autoRecharge: { ...ar, status: "disabled", disabledReason: reason, inFlight: null, sentRefs: retire(ar) } };
+  draft.state = { ...draft.state, autoRecharge: { ...ar, status: "disabled", disabledReason: reason, inFlight: null } };
   draft.event("auto_recharge.disabled", { reason, attempt: input.attempt });
   return draft.done({ disabled: true, retryAt: null });
 }

@@ -90,22 +90,45 @@ export interface AutoRecharge {
   heldBack: string | null;
   /** When a charge held back by the monthly limit may go (the next month's start): the alarm wakes then. */
   heldBackUntil?: number | null;
-  /** References of ended attempts' charges (the last KEPT_REFS), so a late success still credits. */
-  sentRefs?: string[];
+  /**
+   * The charges this account sent (the last KEPT_SENT), with what each buys: an outcome is applied
+   * only to a charge named here, with its amount and currency, and credits the credits recorded here
+   * (never what a PaymentIntent's metadata says), once.
+   */
+  sent?: SentCharge[];
 }
 
-/** How many ended attempts' references are kept for outcomes that arrive late. */
-export const KEPT_REFS = 20;
-
-/** The references kept once the attempt in flight ends (its own added, if it was ever sent). */
-export function retire(ar: AutoRecharge): string[] {
-  const ref = ar.inFlight?.terms?.ref;
-  const kept = ar.sentRefs ?? [];
-  return ref && !kept.includes(ref) ? [...kept, ref].slice(-KEPT_REFS) : kept;
+export interface SentCharge extends RechargeTerms {
+  attempt: number;
+  /** Its success was credited: a second PaymentIntent naming the same charge credits nothing. */
+  credited: boolean;
 }
 
-/** The Stripe idempotency key of a try: the same try never makes a second PaymentIntent. */
-export const rechargeKey = (accountId: string, attempt: Attempt) => `auto_recharge:${accountId}:${attempt.number}:${attempt.tries}`;
+/** How many sent charges are remembered for outcomes that arrive late (a month of daily top-ups). */
+export const KEPT_SENT = 40;
+
+/** The charge `ref` names, if this account sent it. */
+export function sentCharge(ar: AutoRecharge | null, ref: string): SentCharge | null {
+  return ar?.sent?.find((c) => c.ref === ref) ?? null;
+}
+
+/**
+ * The Stripe idempotency key of a try: the same try never makes a second PaymentIntent. It is named by
+ * the attempt's random reference, so no other deployment sharing the Stripe account (with an account
+ * of the same id) can ever use it; attempts sent before references kept the old name.
+ */
+export const rechargeKey = (accountId: string, attempt: Attempt) =>
+  attempt.terms ? `auto_recharge:${attempt.terms.ref}:${attempt.tries}` : `auto_recharge:${accountId}:${attempt.number}:${attempt.tries}`;
+
+/**
+ * Whether an outcome naming (attempt, ref) is about the try in flight: its reference must be the
+ * attempt's; an outcome without one counts only for an attempt sent before references existed.
+ */
+export function isCurrentCharge(ar: AutoRecharge, attempt: number, ref: string | null): boolean {
+  const current = ar.inFlight;
+  if (!current || current.number !== attempt) return false;
+  return ref === null ? current.terms === undefined : current.terms?.ref === ref;
+}
 
 /** The counters of the account's current month (money charged starts again from 0 in a new month). */
 export function thisMonth(ar: AutoRecharge, now: number, timeZone: string | null): AutoRecharge {
@@ -117,8 +140,8 @@ export function thisMonth(ar: AutoRecharge, now: number, timeZone: string | null
 const withRecharge = (state: LedgerState, autoRecharge: AutoRecharge): LedgerState => ({ ...state, autoRecharge });
 
 /**
- * Sets auto-recharge (or turns it off). Turning it off cancels a retry that is waiting (a try Stripe
- * already has still ends as Stripe says: its credits land if it succeeded). Turning it on again after
+ * Sets auto-recharge (or turns it off). Turning it off, or changing what it buys, cancels a retry that
+ * is waiting (a try Stripe already has still ends as Stripe says: its credits land if it succeeded). Turning it on again after
  * it was disabled clears the reason. A crossing held back by the monthly limit is looked at again at
  * once under the new plan (a higher limit lets it go), and dropped when auto-recharge is turned off.
  */
@@ -145,8 +168,11 @@ export function configureRecharge(
     heldBack: null,
   };
   const waiting = base.inFlight !== null && base.inFlight.nextTryAt !== null;
-  const cancel = !enabled && waiting;
-  const inFlight = cancel ? null : base.inFlight;
+  // A retry waiting to buy what the plan no longer says (another package, price or currency) ends
+  // with the change: the next crossing buys what the plan says now.
+  const terms = base.inFlight?.terms;
+  const otherPlan = terms !== undefined && (terms.packageId !== plan.packageId || terms.amount !== plan.amount || terms.currency !== plan.currency || terms.credits !== plan.credits);
+  const inFlight = waiting && (!enabled || otherPlan) ? null : base.inFlight;
   const held = enabled && base.heldBack === "monthly_limit_reached";
   return {
     ...thisMonth(base, now, timeZone),
@@ -154,7 +180,6 @@ export function configureRecharge(
     plan,
     card,
     inFlight,
-    sentRefs: cancel ? retire(base) : base.sentRefs,
     status: inFlight ? "in_flight" : "idle",
     disabledReason: null,
     heldBack: held ? base.heldBack : null,
@@ -165,14 +190,15 @@ export function configureRecharge(
 /** Why no charge may be sent now (null: it may). The same checks raise a charge and send it. */
 export type HeldReason = "off" | "disabled" | "no_payment_method" | "blocked" | "above_threshold" | "monthly_limit_reached";
 
-export function whyNotCharge(draft: Draft, ar: AutoRecharge): HeldReason | null {
+/** `amount`: what the charge would take (a retry's, fixed at its first send; else the plan's). */
+export function whyNotCharge(draft: Draft, ar: AutoRecharge, amount: number = ar.plan.amount): HeldReason | null {
   if (!ar.enabled) return "off";
   if (ar.status === "disabled") return "disabled";
   if (ar.card === null) return "no_payment_method";
   for (const _ in draft.state.blocks) return "blocked";
   if (draft.totals().available >= ar.plan.threshold) return "above_threshold";
   const month = thisMonth(ar, draft.now, draft.state.settings.timeZone);
-  if (ar.plan.monthlyLimit !== null && month.chargedThisMonth + ar.plan.amount > ar.plan.monthlyLimit) return "monthly_limit_reached";
+  if (ar.plan.monthlyLimit !== null && month.chargedThisMonth + amount > ar.plan.monthlyLimit) return "monthly_limit_reached";
   return null;
 }
 
@@ -237,15 +263,17 @@ export function prepareRecharge(state: LedgerState, now: number, ref: string): S
   }
   const due = ar.inFlight;
   if (!due || due.nextTryAt === null || due.nextTryAt > now) return draft.done(null);
-  const why = whyNotCharge(draft, ar);
+  const why = whyNotCharge(draft, ar, due.terms?.amount);
   if (why !== null) {
-    const ended: AutoRecharge = { ...ar, inFlight: null, status: ar.status === "disabled" ? "disabled" : "idle", sentRefs: retire(ar) };
+    const ended: AutoRecharge = { ...ar, inFlight: null, status: ar.status === "disabled" ? "disabled" : "idle" };
     draft.state = withRecharge(draft.state, why === "monthly_limit_reached" ? holdBack(draft, ended) : ended);
     return draft.done(null);
   }
+  // The first send fixes what the attempt buys, and remembers the charge before Stripe can answer.
   const terms = due.terms ?? { ref, packageId: ar.plan.packageId, credits: ar.plan.credits, amount: ar.plan.amount, currency: ar.plan.currency };
+  const sent = due.terms ? ar.sent : [...(ar.sent ?? []), { ...terms, attempt: due.number, credited: false }].slice(-KEPT_SENT);
   const attempt = { ...due, terms };
-  draft.state = withRecharge(draft.state, { ...ar, inFlight: attempt });
+  draft.state = withRecharge(draft.state, { ...ar, inFlight: attempt, ...(sent ? { sent } : {}) });
   return draft.done({ attempt, card: ar.card as SavedCard });
 }
 
@@ -271,4 +299,14 @@ export function rechargeUnreachable(state: LedgerState, attempt: number, tries: 
   const times = (found.current.unreachable ?? 0) + 1;
   const wait = Math.min(UNREACHABLE_RETRY_MAX_MS, UNREACHABLE_RETRY_MS * 2 ** Math.min(times - 1, 20));
   return withRecharge(state, { ...found.ar, inFlight: { ...found.current, unreachable: times, nextTryAt: now + wait } });
+}
+
+/**
+ * The month's charges carried to another calendar when the account's time zone changes, as the
+ * spending counters are (limits.ts rezoneSpend): what was charged this month stays charged.
+ */
+export function rezoneRecharge(ar: AutoRecharge | null, now: number, from: string | null, to: string | null): AutoRecharge | null {
+  if (!ar || from === to) return ar;
+  const current = thisMonth(ar, now, from);
+  return { ...current, monthKey: periodKeys(now, to).monthKey };
 }

@@ -119,8 +119,10 @@ const MIGRATIONS: readonly string[] = [
   // Auto-recharge: its plan, status and the attempt in flight (JSON; ledger/recharge.ts).
   `ALTER TABLE account ADD COLUMN auto_recharge TEXT;`,
   // What refunds and disputes of each purchase have been told and have taken back (ledger/claims.ts),
-  // replacing the per-key clawbacks, which are read once to start each purchase's record.
-  `CREATE TABLE purchase_claims (reference TEXT PRIMARY KEY, claims TEXT NOT NULL) WITHOUT ROWID;`,
+  // replacing the per-key clawbacks, which are read once to start each purchase's record; and lots
+  // found by their payment, so a purchase is never credited twice whatever became of its key.
+  `CREATE TABLE purchase_claims (reference TEXT PRIMARY KEY, claims TEXT NOT NULL) WITHOUT ROWID;
+   CREATE INDEX lots_reference ON lots (reference) WHERE reference IS NOT NULL;`,
 ];
 
 /** Brings the schema up to date; true when it changed anything. */

@@ -4,7 +4,7 @@
 import { addSpend, currentSpend } from "../ledger/limits";
 import type { WireReply } from "../reply";
 import { dueWork } from "../ledger/expiry";
-import { NO_FACTS, type PurchaseClaims } from "../ledger/claims";
+import type { LegacyClawbacks, PurchaseClaims } from "../ledger/claims";
 import type { AutoRecharge } from "../ledger/recharge";
 import type { Allowance, Block, EntryDraft, EventDraft, Hold, HoldStatus, LedgerState, Lot, LotSource, Spend, Step } from "../ledger/types";
 
@@ -455,21 +455,30 @@ export class LedgerStore {
     return this.sql.exec("SELECT 1 FROM replies LIMIT 1").toArray().length > 0;
   }
 
-  /**
-   * What the object keeps for a purchase's refunds and disputes. A purchase clawed back before this
-   * record existed starts from the old per-key totals ("refund:<purchase>", "dispute:<id>" for the
-   * disputes named now), with each dispute still blocking counted as open.
-   */
-  purchaseClaims(reference: string, disputeIds: readonly string[], blocks: Record<string, Block>): PurchaseClaims | null {
+  /** The first lot a payment (a checkout session) credited, if any: a purchase credits once, ever. */
+  purchaseLot(reference: string): string | null {
+    const row = this.sql.exec("SELECT id FROM lots WHERE reference = ? AND source = 'purchase' ORDER BY created_at LIMIT 1", reference).toArray()[0];
+    return row ? (row.id as string) : null;
+  }
+
+  /** What the object keeps for a purchase's refunds and disputes; null before its first telling. */
+  purchaseClaims(reference: string): PurchaseClaims | null {
     const row = this.sql.exec("SELECT claims FROM purchase_claims WHERE reference = ?", reference).toArray()[0];
-    if (row) return JSON.parse(row.claims as string) as PurchaseClaims;
-    const keys = [`refund:${reference}`, ...disputeIds.map((id) => `dispute:${id}`)];
-    let clawed = 0;
-    for (const key of keys) clawed += num(this.sql.exec("SELECT coalesce(sum(clawed), 0) AS c FROM clawbacks WHERE key = ?", key).one().c!);
-    const open = disputeIds.filter((id) => `dispute:${id}` in blocks);
-    if (clawed === 0 && open.length === 0) return null;
-    const disputes = Object.fromEntries(open.map((id) => [id, { amount: 0, status: "open" as const }]));
-    return { facts: { ...NO_FACTS, disputes }, clawed, version: 0 };
+    return row ? (JSON.parse(row.claims as string) as PurchaseClaims) : null;
+  }
+
+  /** What an older version clawed back for a purchase, per key ("refund:<purchase>", "dispute:<id>"). */
+  legacyClawbacks(reference: string, disputeIds: readonly string[]): LegacyClawbacks {
+    const clawed = (key: string) => {
+      const row = this.sql.exec("SELECT clawed FROM clawbacks WHERE key = ?", key).toArray()[0];
+      return row ? num(row.clawed!) : null;
+    };
+    const disputes: Record<string, number> = {};
+    for (const id of disputeIds) {
+      const amount = clawed(`dispute:${id}`);
+      if (amount !== null) disputes[id] = amount;
+    }
+    return { refund: clawed(`refund:${reference}`), disputes };
   }
 
   savePurchaseClaims(reference: string, claims: PurchaseClaims): void {

@@ -12,8 +12,11 @@ const PAID = 500;
 const CREDITS = 1000;
 const NO = claims.NO_FACTS;
 
-const refundedTo = (amount: number): claims.ClaimFacts => ({ ...NO, refunded: amount });
-const refundFailed = (id: string, amount: number): claims.ClaimFacts => ({ ...NO, refunds: { [id]: { amount, failed: true } } });
+/** Stripe's cumulative figure as reported at `at` (Unix seconds). */
+const refundedTo = (amount: number, at = 1): claims.ClaimFacts => ({ ...NO, refunded: { amount, at } });
+/** A refund told by its own event, failed at `failedAt` (null: it stands). */
+const refund = (id: string, amount: number, failedAt: number | null): claims.ClaimFacts => ({ ...NO, refunds: { [id]: { amount, failedAt } } });
+const refundFailed = (id: string, amount: number, at = 2) => refund(id, amount, at);
 const disputeAt = (id: string, status: claims.DisputeStatus, amount = PAID): claims.ClaimFacts => ({ ...NO, disputes: { [id]: { amount, status } } });
 
 const bought = (): LedgerState =>
@@ -50,7 +53,22 @@ describe("the clawback target", () => {
   it("inquiries and won disputes take nothing; a failed refund takes nothing", () => {
     expect(claims.claimTarget(1000, 500, disputeAt("dp", "inquiry"))).toBe(0);
     expect(claims.claimTarget(1000, 500, disputeAt("dp", "won"))).toBe(0);
-    expect(claims.claimTarget(1000, 500, claims.mergeFacts(refundedTo(250), refundFailed("re_1", 250)))).toBe(0);
+    expect(claims.claimTarget(1000, 500, claims.mergeFacts(refundedTo(250, 1), refundFailed("re_1", 250, 2)))).toBe(0);
+  });
+
+  it("a refund made after one failed is taken: Stripe's figure is read as of when it was reported, not as the largest", () => {
+    // 250 refunded (t=1), that refund fails (t=2: Stripe's figure drops to 0), 250 refunded again (t=3).
+    const facts = [refundedTo(250, 1), refundFailed("re_1", 250, 2), refundedTo(250, 3)].reduce(claims.mergeFacts, NO);
+    expect(claims.claimTarget(1000, 500, facts)).toBe(500);
+    // Told in any order, the same.
+    expect(claims.claimTarget(1000, 500, [refundedTo(250, 3), refundFailed("re_1", 250, 2), refundedTo(250, 1)].reduce(claims.mergeFacts, NO))).toBe(500);
+    // Refunds known by their own events count too, whatever the figure's timing.
+    const byId = [refundedTo(250, 5), refundFailed("re_1", 250, 5), refund("re_2", 250, null)].reduce(claims.mergeFacts, NO);
+    expect(claims.claimTarget(1000, 500, byId)).toBe(500);
+  });
+
+  it("the share is of the charge's own amount when Stripe said it (a charge of 460 for a sale of 500)", () => {
+    expect(claims.claimTarget(1000, 500, { ...refundedTo(460), charge: 460 })).toBe(1000);
   });
 
   it("maps Stripe's dispute statuses: warning_* are inquiries, needs_response and under_review are open", () => {
@@ -69,11 +87,12 @@ describe("the clawback target", () => {
 
 describe("the merge", () => {
   const facts = fc.oneof(
-    fc.integer({ min: 0, max: PAID }).map(refundedTo),
-    fc.tuple(fc.constantFrom("re_1", "re_2"), fc.integer({ min: 1, max: PAID })).map(([id, amount]) => refundFailed(id, amount)),
+    fc.tuple(fc.integer({ min: 0, max: PAID }), fc.nat(5)).map(([amount, at]) => refundedTo(amount, at)),
+    fc.tuple(fc.constantFrom("re_1", "re_2"), fc.integer({ min: 1, max: PAID }), fc.option(fc.nat(5), { nil: null })).map(([id, amount, at]) => refund(id, amount, at)),
     fc.tuple(fc.constantFrom("dp_1", "dp_2"), fc.constantFrom<claims.DisputeStatus>("inquiry", "open", "inquiry_closed", "won", "lost"), fc.integer({ min: 1, max: PAID })).map(
       ([id, status, amount]) => disputeAt(id, status, amount),
     ),
+    fc.integer({ min: 1, max: PAID }).map((charge) => ({ ...NO, charge })),
   );
 
   it("property: commutative, associative and idempotent, so any order or repetition of events gives the same facts", () => {

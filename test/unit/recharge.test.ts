@@ -105,7 +105,9 @@ describe("before each send, the charge is decided again", () => {
 
   it("sends the due try with the terms it will keep for every retry, and names its Stripe key once", () => {
     const { send, state } = prepare(crossed(), T0);
-    expect(recharge.rechargeKey("acct", send!.attempt)).toBe("auto_recharge:acct:1:1");
+    // Named by the attempt's own random reference: no other deployment can reuse the key.
+    expect(recharge.rechargeKey("acct", send!.attempt)).toBe("auto_recharge:ref_1:1");
+    expect(recharge.rechargeKey("acct", { number: 3, tries: 2, nextTryAt: 0, since: 0 })).toBe("auto_recharge:acct:3:2");
     const sent = recharge.rechargeSent(state, 1, 1);
     expect(prepare(sent, T0 + DAY).send).toBeNull();
     expect(dueWork(sent).nextRechargeAt).toBeNull();
@@ -126,7 +128,7 @@ describe("before each send, the charge is decided again", () => {
 
   it("a declined try's retry is decided again too: bought out of in the meantime, it is never sent", () => {
     let state = recharge.rechargeSent(prepare(crossed(), T0).state, 1, 1);
-    state = payments.rechargeFailed(state, { attempt: 1, tries: 1, code: "insufficient_funds", needsAction: false }, T0 + 1).state;
+    state = payments.rechargeFailed(state, { attempt: 1, tries: 1, ref: "ref_1", code: "insufficient_funds", needsAction: false }, T0 + 1).state;
     expect(state.autoRecharge).toMatchObject({ inFlight: { tries: 2, nextTryAt: T0 + 1 + 6 * HOUR } });
     state = ok2(rules.grant(state, { lotId: "g", amount: 500, source: "grant", expiresAt: null, priority: 0, reference: null, description: null, metadata: null }, T0 + 2));
     expect(prepare(state, T0 + 1 + 6 * HOUR).send).toBeNull();
@@ -135,7 +137,7 @@ describe("before each send, the charge is decided again", () => {
   it("turning auto-recharge off cancels a waiting retry; a try Stripe already has is left to finish", () => {
     let state = recharge.rechargeSent(prepare(crossed(), T0).state, 1, 1);
     expect(rules.setAutoRecharge(state, { enabled: false, plan: PLAN }, T0 + 1).state.autoRecharge).toMatchObject({ inFlight: { number: 1, nextTryAt: null } });
-    state = payments.rechargeFailed(state, { attempt: 1, tries: 1, code: "insufficient_funds", needsAction: false }, T0 + 1).state;
+    state = payments.rechargeFailed(state, { attempt: 1, tries: 1, ref: "ref_1", code: "insufficient_funds", needsAction: false }, T0 + 1).state;
     expect(rules.setAutoRecharge(state, { enabled: false, plan: PLAN }, T0 + 2).state.autoRecharge).toMatchObject({ inFlight: null, status: "idle" });
   });
 
@@ -158,6 +160,7 @@ describe("the outcome", () => {
     lotId: "lot_ar1",
     credits: 1000,
     amount: 500,
+    currency: "usd",
     expiresAt: null,
     paymentIntent: "pi_1",
     ...over,
@@ -169,23 +172,37 @@ describe("the outcome", () => {
     expect(step.entries.map((e) => [e.kind, e.amount, e.lotId])).toEqual([["grant", 1000, "lot_ar1"]]);
     expect(step.lots).toEqual([expect.objectContaining({ id: "lot_ar1", source: "auto_recharge", reference: "pi_1" })]);
     expect(step.events.map((e) => e.type)).toEqual(["auto_recharge.succeeded"]);
-    expect(step.state.autoRecharge).toMatchObject({ status: "idle", inFlight: null, chargedThisMonth: 500, sentRefs: ["ref_1"] });
+    expect(step.state.autoRecharge).toMatchObject({ status: "idle", inFlight: null, chargedThisMonth: 500, sent: [expect.objectContaining({ ref: "ref_1", credited: true })] });
   });
 
-  it("a success this account never sent (another deployment's reference or attempt) credits nothing", () => {
-    expect(payments.rechargeSucceeded(sentOnce(), success({ ref: "ref_other" }), T0).outcome).toMatchObject({ ok: false, error: { type: "unknown_charge" } });
-    expect(payments.rechargeSucceeded(sentOnce(), success({ attempt: 7, ref: null }), T0).outcome).toMatchObject({ ok: false, error: { type: "unknown_charge" } });
+  it("credits what the account recorded when it sent the charge, never what the PaymentIntent's metadata claims", () => {
+    expect(ok(payments.rechargeSucceeded(sentOnce(), success({ credits: 1_000_000 }), T0)).credits).toBe(1000);
+  });
+
+  it.each([
+    ["another deployment's reference", { ref: "ref_other" }],
+    ["no reference, for an attempt sent with one", { ref: null }],
+    ["no reference, for an attempt never made", { attempt: 7, ref: null }],
+    ["another amount", { amount: 50 }],
+    ["another currency", { currency: "jpy" }],
+  ] as const)("a success this account never sent credits nothing: %s", (_why, over) => {
+    expect(payments.rechargeSucceeded(sentOnce(), success(over), T0).outcome).toMatchObject({ ok: false, error: { type: "unknown_charge" } });
+  });
+
+  it("a second PaymentIntent for a charge already credited credits nothing", () => {
+    const once = payments.rechargeSucceeded(sentOnce(), success(), T0).state;
+    expect(payments.rechargeSucceeded(once, success({ paymentIntent: "pi_again", lotId: "again" }), T0 + 1).outcome).toMatchObject({ ok: false, error: { type: "unknown_charge" } });
   });
 
   it("a declined charge is tried again after 6 h and 24 h, then disabled with the reason", () => {
     let state = sentOnce();
-    const first = payments.rechargeFailed(state, { attempt: 1, tries: 1, code: "insufficient_funds", needsAction: false }, T0 + 1);
+    const first = payments.rechargeFailed(state, { attempt: 1, tries: 1, ref: "ref_1", code: "insufficient_funds", needsAction: false }, T0 + 1);
     expect(ok(first)).toEqual({ disabled: false, retryAt: T0 + 1 + 6 * HOUR });
     state = recharge.rechargeSent(first.state, 1, 2);
-    const second = payments.rechargeFailed(state, { attempt: 1, tries: 2, code: "insufficient_funds", needsAction: false }, T0 + 2);
+    const second = payments.rechargeFailed(state, { attempt: 1, tries: 2, ref: "ref_1", code: "insufficient_funds", needsAction: false }, T0 + 2);
     expect(ok(second).retryAt).toBe(T0 + 2 + 24 * HOUR);
     state = recharge.rechargeSent(second.state, 1, 3);
-    const third = payments.rechargeFailed(state, { attempt: 1, tries: 3, code: "insufficient_funds", needsAction: false }, T0 + 3);
+    const third = payments.rechargeFailed(state, { attempt: 1, tries: 3, ref: "ref_1", code: "insufficient_funds", needsAction: false }, T0 + 3);
     expect(ok(third)).toEqual({ disabled: true, retryAt: null });
     expect(third.state.autoRecharge).toMatchObject({ status: "disabled", disabledReason: "declined: insufficient_funds", inFlight: null });
     expect(third.events.map((e) => e.type)).toEqual(["auto_recharge.failed", "auto_recharge.disabled"]);
@@ -195,22 +212,28 @@ describe("the outcome", () => {
 
   it("a card that needs its holder, or that Stripe no longer has, disables at once; a stale failure changes nothing", () => {
     const state = sentOnce();
-    expect(payments.rechargeFailed(state, { attempt: 1, tries: 2, code: "card_declined", needsAction: false }, T0).state).toBe(state);
-    const step = payments.rechargeFailed(state, { attempt: 1, tries: 1, code: "authentication_required", needsAction: true }, T0 + 1);
+    expect(payments.rechargeFailed(state, { attempt: 1, tries: 2, ref: "ref_1", code: "card_declined", needsAction: false }, T0).state).toBe(state);
+    const step = payments.rechargeFailed(state, { attempt: 1, tries: 1, ref: "ref_1", code: "authentication_required", needsAction: true }, T0 + 1);
     expect(step.state.autoRecharge).toMatchObject({ status: "disabled", disabledReason: "authentication_required" });
-    const gone = payments.rechargeFailed(state, { attempt: 1, tries: 1, code: "resource_missing", needsAction: false, permanent: true }, T0 + 1);
+    const gone = payments.rechargeFailed(state, { attempt: 1, tries: 1, ref: "ref_1", code: "resource_missing", needsAction: false, permanent: true }, T0 + 1);
     expect(gone.state.autoRecharge).toMatchObject({ status: "disabled", disabledReason: "card_unusable: resource_missing" });
   });
 
   it("a late success of an earlier attempt still credits, without ending the attempt now in flight", () => {
-    let state = ok2(payments.rechargeSucceeded(sentOnce(), success({ credits: 150 }), T0 + 1));
-    // Back above the threshold (240); the next crossing is attempt 2.
-    state = debit(state, 150, T0 + 2);
-    state = prepare(state, T0 + 2, "ref_2").state;
+    // Attempt 1 went to Stripe, but the answer was lost on the way back: the same try waits to go again.
+    let state = recharge.rechargeUnreachable(prepare(debit(withRecharge(150), 60, T0), T0).state, 1, 1, T0);
+    // The user buys credits meanwhile: the retry is not sent, and attempt 1 ends here.
+    state = ok2(rules.grant(state, { lotId: "g", amount: 500, source: "grant", expiresAt: null, priority: 0, reference: null, description: null, metadata: null }, T0 + 1));
+    state = prepare(state, T0 + 31_000).state;
+    expect(state.autoRecharge).toMatchObject({ inFlight: null, status: "idle" });
+    // A later crossing starts attempt 2.
+    state = debit(state, 500, T0 + 2 * HOUR);
+    state = prepare(state, T0 + 2 * HOUR, "ref_2").state;
     expect(state.autoRecharge).toMatchObject({ inFlight: { number: 2, terms: { ref: "ref_2" } } });
-    const late = payments.rechargeSucceeded(state, success({ lotId: "l1b", paymentIntent: "pi_1b" }), T0 + 3);
-    expect(late.lots.map((l) => l.id)).toEqual(["l1b"]);
-    expect(late.state.autoRecharge).toMatchObject({ inFlight: { number: 2 }, status: "in_flight", chargedThisMonth: 1000 });
+    // Stripe did charge attempt 1: charged ⇒ credited, and attempt 2 stays in flight.
+    const late = payments.rechargeSucceeded(state, success({ lotId: "l1", paymentIntent: "pi_1" }), T0 + 3 * HOUR);
+    expect(late.lots.map((l) => l.id)).toEqual(["l1"]);
+    expect(late.state.autoRecharge).toMatchObject({ inFlight: { number: 2 }, status: "in_flight", chargedThisMonth: 500 });
   });
 });
 

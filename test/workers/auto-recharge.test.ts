@@ -104,7 +104,8 @@ describe("the charge (the object's alarm → Stripe)", () => {
     const calls = await paymentIntentCalls("ar-charge");
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({
-      idempotency_key: "auto_recharge:ar-charge:1:1",
+      // Named by the attempt's own random reference (no other deployment can reuse it), and the try.
+      idempotency_key: `auto_recharge:${(await stored("ar-charge")).inFlight.terms.ref}:1`,
       outcome: "created",
       params: expect.objectContaining({ amount: "500", currency: "usd", off_session: "true", confirm: "true", "metadata[kind]": "auto_recharge", "metadata[credits]": "1000" }),
     });
@@ -125,8 +126,8 @@ describe("the charge (the object's alarm → Stripe)", () => {
     await runDurableObjectAlarm(ledger("ar-crash"));
     const calls = await paymentIntentCalls("ar-crash");
     expect(calls.map((c) => [c.idempotency_key, c.outcome])).toEqual([
-      ["auto_recharge:ar-crash:1:1", "created"],
-      ["auto_recharge:ar-crash:1:1", "replayed"],
+      [`auto_recharge:${(await stored("ar-crash")).inFlight.terms.ref}:1`, "created"],
+      [`auto_recharge:${(await stored("ar-crash")).inFlight.terms.ref}:1`, "replayed"],
     ]);
     expect(await stored("ar-crash")).toMatchObject({ inFlight: { tries: 1, nextTryAt: null } });
   });
@@ -139,7 +140,7 @@ describe("the charge (the object's alarm → Stripe)", () => {
     const now = await runInDurableObject(ledger("ar-declined"), (instance: AccountLedger) => instance.clock());
     expect(after.inFlight.nextTryAt - now).toBeGreaterThan(6 * 3600_000 - 60_000);
     expect(after.inFlight.nextTryAt - now).toBeLessThanOrEqual(6 * 3600_000);
-    expect((await paymentIntentCalls("ar-declined")).map((c) => c.idempotency_key)).toEqual(["auto_recharge:ar-declined:1:1"]);
+    expect((await paymentIntentCalls("ar-declined")).map((c) => c.idempotency_key)).toEqual([`auto_recharge:${after.inFlight.terms.ref}:1`]);
   });
 
   it("a card that needs its holder disables auto-recharge with the reason", async () => {
@@ -148,6 +149,12 @@ describe("the charge (the object's alarm → Stripe)", () => {
     expect((await account("ar-3ds")).auto_recharge).toMatchObject({ status: "disabled", disabled_reason: "authentication_required" });
   });
 });
+
+/** The metadata the account's alarm sent with its charge (its reference included), as Stripe echoes it. */
+async function sentMetadata(accountId: string): Promise<Record<string, string>> {
+  const [sent] = (await paymentIntentCalls(accountId)).slice(-1);
+  return Object.fromEntries(Object.entries(sent?.params ?? {}).flatMap(([k, v]) => (k.startsWith("metadata[") ? [[k.slice(9, -1), v]] : [])));
+}
 
 const paymentIntent = (id: string, accountId: string, status: string, over: Record<string, unknown> = {}) => ({
   id,
@@ -166,7 +173,7 @@ describe("the outcome (the webhook)", () => {
   it("payment_intent.succeeded credits the package once however often it is delivered, and the account goes back to idle", async () => {
     await belowThreshold("ar-paid", "pm_card_visa");
     await runDurableObjectAlarm(ledger("ar-paid"));
-    const pi = paymentIntent("pi_ar_paid", "ar-paid", "succeeded");
+    const pi = paymentIntent("pi_ar_paid", "ar-paid", "succeeded", { metadata: await sentMetadata("ar-paid") });
     const answers = await Promise.all([deliver(event("payment_intent.succeeded", pi)), deliver(event("payment_intent.succeeded", pi))]);
     expect(answers.map((a) => a.status)).toEqual([200, 200]);
     await deliver(event("payment_intent.succeeded", pi));
@@ -181,7 +188,7 @@ describe("the outcome (the webhook)", () => {
   it("payment_intent.payment_failed after the alarm's own decline changes nothing more; authentication_required disables", async () => {
     await belowThreshold("ar-webhook-fail", "pm_card_visa");
     await runDurableObjectAlarm(ledger("ar-webhook-fail"));
-    const failed = paymentIntent("pi_ar_fail", "ar-webhook-fail", "requires_payment_method", { last_payment_error: { code: "card_declined" } });
+    const failed = paymentIntent("pi_ar_fail", "ar-webhook-fail", "requires_payment_method", { last_payment_error: { code: "card_declined" }, metadata: await sentMetadata("ar-webhook-fail") });
     expect((await deliver(event("payment_intent.payment_failed", failed))).status).toBe(200);
     expect(await stored("ar-webhook-fail")).toMatchObject({ status: "in_flight", inFlight: { tries: 2 } });
     // The same failure again: the try it names is no longer the current one.

@@ -63,3 +63,33 @@ export async function journalOf(id: string): Promise<{ kind: string; amount: num
       .map((r) => ({ kind: r.kind as string, amount: r.amount as number, created_at: new Date(r.created_at as number).toISOString() })),
   );
 }
+
+/**
+ * Points the charged ⇒ credited pass's cursor at the last second (Unix seconds): its next walk of
+ * Stripe's log starts there. Every test file shares one fake Stripe, whose log holds what all of them
+ * paid; a test about its own payments starts the walk where they start.
+ */
+export async function paymentsPassFrom(at = Math.floor(Date.now() / 1000) - 1): Promise<void> {
+  await env.DB.prepare(
+    `INSERT INTO system_state (key, value, updated_at) VALUES ('payments_log_cursor', ?1, ?2)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+  )
+    .bind(JSON.stringify({ at, after: null }), Date.now())
+    .run();
+}
+
+/**
+ * Runs the hourly invocation (grace 0: every payment made so far is old enough) until the charged ⇒
+ * credited pass has walked Stripe's log up to now. One pass does a budget's worth, and every test
+ * file shares one fake Stripe whose log other files are writing to at the same time: waiting for the
+ * walk to finish, not for one pass, is what a test about its own payments can rely on. Gives up after
+ * `maxPasses` (a pass that makes no progress is a failure the assertions that follow will show).
+ */
+export async function catchUpPayments(overrides: Record<string, string> = {}, maxPasses = 10): Promise<void> {
+  for (let pass = 0; pass < maxPasses; pass++) {
+    await runCron(Date.now(), RECONCILE_CRON, { PAYMENT_RECOVERY_GRACE_SECONDS: "0", ...overrides });
+    const saved = await env.DB.prepare("SELECT value FROM system_state WHERE key = 'payments_log_cursor'").first<{ value: string }>();
+    const cursor = saved ? (JSON.parse(saved.value) as { at: number; after: string | null }) : null;
+    if (cursor && cursor.after === null && cursor.at >= Math.floor(Date.now() / 1000) - 2) return;
+  }
+}

@@ -70,7 +70,7 @@ describe("an object upgraded from the tag-keyed schema", () => {
     await runInDurableObject(ledger(id), (_instance, state) => {
       // Undo what the later schema versions added, so the upgrade runs them as it would on such an object.
       state.storage.sql.exec(
-        "ALTER TABLE account DROP COLUMN auto_recharge; ALTER TABLE account DROP COLUMN allowance; ALTER TABLE lots DROP COLUMN expiring_notified; ALTER TABLE account DROP COLUMN blocks; DROP TABLE clawbacks; DROP TABLE purchase_claims;",
+        "ALTER TABLE account DROP COLUMN auto_recharge; ALTER TABLE account DROP COLUMN allowance; ALTER TABLE lots DROP COLUMN expiring_notified; ALTER TABLE account DROP COLUMN blocks; DROP TABLE clawbacks; DROP TABLE purchase_claims; DROP INDEX lots_reference;",
       );
       state.storage.kv.put("schema_version", 3);
     });

@@ -7,9 +7,9 @@ import { account, api, audit, flush, d1Entries, ledger, openAccount } from "./he
 const idem = (key: string) => ({ key, fingerprint: key });
 const credit = (id: string, reference: string, credits: number) =>
   ledger(id).creditPurchase(idem(`purchase:${reference}`), { reference, credits, description: "starter", metadata: null, event: { package_id: "starter" } });
-/** A purchase of 1000 credits for 500, refunded up to `refunded` (cumulative, as Stripe reports it). */
-const refund = (id: string, reference: string, refunded: number) =>
-  ledger(id).applyClaims({ reference, credits: 1000, paid: 500, currency: "usd", facts: { refunded, refunds: {}, disputes: {} } });
+/** A purchase of 1000 credits for 500, refunded up to `refunded` (cumulative, as Stripe reported it at `at`). */
+const refund = (id: string, reference: string, refunded: number, at: number) =>
+  ledger(id).applyClaims({ reference, credits: 1000, paid: 500, currency: "usd", facts: { refunded: { amount: refunded, at }, refunds: {}, disputes: {}, charge: 500 } });
 
 describe("a purchase credited by the webhook", () => {
   it("credits once however many times it is delivered at once", async () => {
@@ -32,7 +32,8 @@ describe("a purchase credited by the webhook", () => {
     const ID = "pay-refunds";
     await openAccount(ID);
     await credit(ID, "cs_r", 1000);
-    for (const refunded of [300, 150, 300, 150]) expect((await refund(ID, "cs_r", refunded)).status).toBe(200);
+    // Stripe reported 150 (at t=1) then 300 (t=2); its events arrive in any order, twice.
+    for (const [refunded, at] of [[300, 2], [150, 1], [300, 2], [150, 1]] as const) expect((await refund(ID, "cs_r", refunded, at)).status).toBe(200);
     expect((await account(ID)).balance).toBe(400);
     expect(await audit(ID)).toMatchObject({ balance: 400, journalSum: 400 });
   });

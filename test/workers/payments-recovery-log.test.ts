@@ -1,8 +1,8 @@
 // The charged ⇒ credited pass reaches every payment however many there are (it walks Stripe's log
 // oldest first from a saved cursor, a budget's worth per pass), and repairs lost refunds and dispute
 // closings as well as lost payments.
-import { beforeAll, describe, expect, it } from "vitest";
-import { RECONCILE_CRON, runCron } from "./cron-helpers";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { catchUpPayments, paymentsPassFrom, RECONCILE_CRON, runCron } from "./cron-helpers";
 import { account, eventually, openAccount } from "./helpers";
 import { buy, fakeStripe, PACKAGE, withPackage, type Bought } from "./recharge-helpers";
 import { charge, deliver, dispute, event } from "./stripe-events";
@@ -30,6 +30,7 @@ async function foreignPaidSession(n: number) {
 }
 
 beforeAll(withPackage);
+beforeEach(() => paymentsPassFrom());
 
 describe("the charged ⇒ credited pass", () => {
   it("reaches the oldest lost payments even when newer ones fill each pass's budget", async () => {
@@ -50,7 +51,7 @@ describe("the charged ⇒ credited pass", () => {
     await openAccount(id, 0);
     const paid: Bought = await buy(id, {});
     await logged("charge.refunded", charge(paid.payment_intent.id, PACKAGE.amount, PACKAGE.amount));
-    await hourlyPass();
+    await catchUpPayments();
     expect((await account(id)).balance).toBe(0);
   });
 
@@ -61,7 +62,7 @@ describe("the charged ⇒ credited pass", () => {
     expect((await deliver(event("charge.dispute.created", dispute("dp_rl_dispute", paid.payment_intent.id, PACKAGE.amount)))).status).toBe(200);
     expect((await account(id)).blocked).not.toBeNull();
     await logged("charge.dispute.closed", dispute("dp_rl_dispute", paid.payment_intent.id, PACKAGE.amount, "won"));
-    await hourlyPass();
+    await catchUpPayments();
     expect(await account(id)).toMatchObject({ blocked: null, balance: PACKAGE.credits });
   });
 });

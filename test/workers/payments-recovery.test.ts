@@ -1,8 +1,8 @@
 // Charged ⇒ credited: the hourly pass lists what Stripe (the fake API) says was paid and applies what
 // no webhook applied, once, even when the webhook then arrives; each repair shows in admin health.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
-import { latestPass, RECONCILE_CRON, runCron } from "./cron-helpers";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { catchUpPayments, latestPass, paymentsPassFrom, RECONCILE_CRON, runCron } from "./cron-helpers";
 import { account, api, ledger, openAccount, steadyClock } from "./helpers";
 import { fakeStripe, PACKAGE, paymentIntentsOf, saveCard, scriptCard, withPackage, type FakePaymentIntent } from "./recharge-helpers";
 import { deliver, event } from "./stripe-events";
@@ -29,22 +29,23 @@ async function chargedWithoutWebhook(id: string): Promise<FakePaymentIntent> {
 }
 
 beforeAll(withPackage);
+beforeEach(() => paymentsPassFrom());
 
 describe("the charged ⇒ credited pass", () => {
   it("credits an auto-recharge whose webhook never arrived, once, even when the webhook then arrives", async () => {
     const pi = await chargedWithoutWebhook("rec-recharge");
-    await hourlyPass();
+    await catchUpPayments();
     expect(await account("rec-recharge")).toMatchObject({ balance: 1400, auto_recharge: { status: "idle", charged_this_month: 500 } });
     const repair = await repairOf(pi.id);
     expect(repair).toMatchObject({ kind: "auto_recharge", account_id: "rec-recharge", credits: 1000, amount: 500, outcome: "credited: auto_recharge" });
     const health = await api("GET", "/v1/admin/health");
     expect(health.body.payments.recent_repairs).toContainEqual(expect.objectContaining({ stripe_object: pi.id, kind: "auto_recharge", account_id: "rec-recharge" }));
     expect(health.body.payments.last_pass).toMatchObject({ repaired: expect.any(Number), failures: 0 });
-    expect(health.body.payments.last_pass.repaired).toBeGreaterThanOrEqual(1);
+    expect(health.body.payments.repaired_last_7_days).toBeGreaterThanOrEqual(1);
 
     // The lost webhook turns up after all, and the next pass looks again: still one credit.
     expect((await deliver(event("payment_intent.succeeded", { object: "payment_intent", ...pi }))).status).toBe(200);
-    await hourlyPass();
+    await catchUpPayments();
     expect((await account("rec-recharge")).balance).toBe(1400);
     expect(await lotsFrom("rec-recharge", "auto_recharge")).toHaveLength(1);
     expect((await repairOf(pi.id))?.run_id).toBe(repair?.run_id);
@@ -55,7 +56,7 @@ describe("the charged ⇒ credited pass", () => {
     const created = await api("POST", "/v1/accounts/rec-checkout/checkout-sessions", { body: { package_id: PACKAGE.id, save_payment_method: true } });
     expect(created.status).toBe(201);
     const paid = await fakeStripe<{ session: Record<string, unknown>; payment_intent: FakePaymentIntent }>(`/__pay/${created.body.id}`, { method: "POST", body: "{}" });
-    await hourlyPass();
+    await catchUpPayments();
     expect((await account("rec-checkout")).balance).toBe(PACKAGE.credits);
     const purchase = await env.DB.prepare("SELECT status, lot_id FROM purchases WHERE id = ?").bind(created.body.id).first();
     expect(purchase).toMatchObject({ status: "paid", lot_id: expect.any(String) });
@@ -83,7 +84,7 @@ describe("the charged ⇒ credited pass", () => {
     await hourlyPass({ STRIPE_API_BASE: "http://127.0.0.1:9" });
     expect(await latestPass("payments")).toMatchObject({ failures: 1 });
     expect((await account("rec-outage")).balance).toBe(400);
-    await hourlyPass();
+    await catchUpPayments();
     expect((await account("rec-outage")).balance).toBe(1400);
     expect(await repairOf(pi.id)).toMatchObject({ outcome: "credited: auto_recharge" });
   });
@@ -101,7 +102,7 @@ describe("the charged ⇒ credited pass", () => {
     expect(pi).toMatchObject({ status: "processing" });
     // Stripe declines it later, and its webhook never arrives.
     await fakeStripe(`/__fail/${pi!.id}`, { method: "POST", body: JSON.stringify({ code: "insufficient_funds" }) });
-    await hourlyPass();
+    await catchUpPayments();
     const after = await runInDurableObject(ledger(id), (_i, state) => JSON.parse(state.storage.sql.exec("SELECT auto_recharge FROM account").one().auto_recharge as string));
     expect(after).toMatchObject({ status: "in_flight", inFlight: { number: 1, tries: 2 } });
   });

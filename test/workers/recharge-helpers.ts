@@ -49,6 +49,10 @@ export async function scriptCard(paymentMethod: string, outcomes: string[]): Pro
  * setup_future_usage off_session, and Stripe says so by webhook.
  */
 export async function saveCard(accountId: string, paymentMethod: string, customer = `cus_${accountId}`, created = Math.floor(Date.now() / 1000)) {
+  // The account's Stripe customer, as its first checkout here creates it: a card is kept only for it.
+  await env.DB.prepare("INSERT INTO stripe_customers (account_id, customer_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (account_id) DO NOTHING")
+    .bind(accountId, customer, Date.now())
+    .run();
   const pi = {
     id: `pi_checkout_${accountId}_${paymentMethod}_${created}`,
     object: "payment_intent",

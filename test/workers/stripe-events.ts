@@ -7,8 +7,9 @@ export const WEBHOOK_SECRET = (env as unknown as { STRIPE_WEBHOOK_SECRET: string
 const crypto = Stripe.createSubtleCryptoProvider();
 let counter = 0;
 
-export function event(type: string, object: Record<string, unknown>, id = `evt_test_${Date.now()}_${++counter}`) {
-  return { id, object: "event", type, api_version: Stripe.API_VERSION, created: Math.floor(Date.now() / 1000), data: { object }, livemode: false };
+/** A Stripe event; `created` (Unix seconds, default now) is when Stripe says it happened. */
+export function event(type: string, object: Record<string, unknown>, id = `evt_test_${Date.now()}_${++counter}`, created = Math.floor(Date.now() / 1000)) {
+  return { id, object: "event", type, api_version: Stripe.API_VERSION, created, data: { object }, livemode: false };
 }
 
 export function session(id: string, accountId: string, over: Record<string, unknown> = {}) {

@@ -41,6 +41,7 @@ export async function handleScheduled(controller: ScheduledController, env: Env)
         deadline: Date.now() + settings.sweepBudgetMs,
         graceMs: settings.paymentGraceMs,
         maxObjects: settings.paymentMaxObjects,
+        maxQueries: settings.paymentMaxQueries,
       })
     : null;
   console.log(

@@ -8,7 +8,8 @@
 
 import type Stripe from "stripe";
 import { stripeClient } from "../stripe/client";
-import { LOG_RETENTION_SECONDS, retryKept, walkLog, type LogCursor, type RecoveryResult, type Repair } from "../stripe/recover";
+import { queryBudget } from "../db/query-budget";
+import { LOG_RETENTION_SECONDS, retryKept, walkLog, type LogCursor, type PageProgress, type Repair } from "../stripe/recover";
 import type { Env } from "../env";
 import { countStatement, finishRun, startRun } from "./runs";
 
@@ -28,7 +29,10 @@ export interface PaymentsPassSettings {
   scheduledTime: number;
   deadline: number;
   graceMs: number;
+  /** Events applied at most (each may call an account's object). */
   maxObjects: number;
+  /** D1 queries the pass may use of the invocation's 1,000. */
+  maxQueries: number;
 }
 
 export type PaymentsPassResult =
@@ -63,7 +67,7 @@ function recordRepair(db: D1Database, runId: string, r: Repair, now: number): D1
 }
 
 /** An event that failed again waits longer: an hour, doubling up to a day. */
-function keepFailed(db: D1Database, f: RecoveryResult["failed"][number], now: number): D1PreparedStatement {
+function keepFailed(db: D1Database, f: PageProgress["failed"][number], now: number): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO payment_retries (event_id, type, event, attempts, last_error, first_failed_at, next_attempt_at)
@@ -85,51 +89,63 @@ async function keptEvents(db: D1Database, now: number): Promise<Stripe.Event[]> 
 export async function paymentsPass(env: Env, settings: PaymentsPassSettings): Promise<PaymentsPassResult> {
   const stripe = stripeClient(env);
   if (!stripe) return { status: "not_configured" };
-  const db = env.DB;
+  // Everything the pass asks of D1 is counted, so it stops while it can still write down its progress.
+  const budget = queryBudget(env.DB, settings.maxQueries);
+  const db = budget.db;
   const now = Date.now();
   const until = Math.floor((now - settings.graceMs) / 1000);
+  // Events of the last second may still be being written: the cursor never moves past a second that
+  // was not over (the next pass reads it again, which applyOnce makes harmless).
+  const settled = Math.floor(now / 1000) - 1;
   const start = await loadCursor(db, until);
   const run = await startRun(db, "payments", settings.scheduledTime, now, JSON.stringify(start));
+  let repaired = 0;
+  let failures = 0;
+  const record = async (progress: Pick<PageProgress, "repairs" | "failed">, extra: D1PreparedStatement[] = []) => {
+    const at = Date.now();
+    repaired += progress.repairs.length;
+    failures += progress.failed.length;
+    const statements = [...progress.repairs.map((r) => recordRepair(db, run.id, r, at)), ...progress.failed.map((f) => keepFailed(db, f, at)), ...extra];
+    if (statements.length > 0) await db.batch(statements);
+  };
 
   const kept = await keptEvents(db, now);
-  const retried = await retryKept(env, kept, now);
-  let walked: RecoveryResult;
-  try {
-    walked = await walkLog(env, stripe, start, until, { deadline: settings.deadline, maxObjects: settings.maxObjects, maxCalls: MAX_LIST_CALLS }, now);
-  } catch (err) {
-    // The log could not be read (an outage, a revoked key): the cursor stays, the next pass reads again.
-    console.error("payments pass: reading Stripe's event log failed", err);
-    walked = { checked: 0, repairs: [], failures: 1, cursor: start, complete: false, failed: [] };
-  }
+  const retried = await retryKept(env, kept, budget, now);
+  const failedAgain = new Set(retried.progress.failed.map((f) => f.event.id));
+  await record(retried.progress, retried.tried.filter((e) => !failedAgain.has(e.id)).map((e) => db.prepare("DELETE FROM payment_retries WHERE event_id = ?").bind(e.id)));
 
+  let walked = { checked: 0, applied: 0, complete: false, cursor: start };
+  try {
+    const limits = { deadline: settings.deadline, maxObjects: settings.maxObjects, maxCalls: MAX_LIST_CALLS, budget };
+    walked = await walkLog(env, stripe, start, until, limits, now, (page) => {
+      const cursor: LogCursor = page.cursor.at > settled ? { at: settled, after: null } : page.cursor;
+      return record(page, [saveCursor(db, cursor)]);
+    });
+  } catch (err) {
+    // The log could not be read (an outage, a revoked key): the cursor stays at the last page saved.
+    console.error("payments pass: reading Stripe's event log failed", err);
+    failures++;
+  }
   const finished = Date.now();
-  // Events of the last second may still be being written: the next pass reads it again (applyOnce
-  // makes that harmless), so the cursor never moves past a second that was not over.
-  const settled = Math.floor(now / 1000) - 1;
-  const cursor: LogCursor = walked.cursor.at > settled ? { at: settled, after: null } : walked.cursor;
-  const failedAgain = new Set(retried.failed.map((f) => f.event.id));
-  const repairs = [...retried.repairs, ...walked.repairs];
-  await db.batch([
-    ...repairs.map((r) => recordRepair(db, run.id, r, finished)),
-    ...[...retried.failed, ...walked.failed].map((f) => keepFailed(db, f, finished)),
-    ...kept.filter((e) => !failedAgain.has(e.id)).map((e) => db.prepare("DELETE FROM payment_retries WHERE event_id = ?").bind(e.id)),
-    countStatement(db, run.id, { accounts: retried.checked + walked.checked, failures: retried.failures + walked.failures }),
-    db
-      .prepare(
-        `INSERT INTO system_state (key, value, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      )
-      .bind(CURSOR_KEY, JSON.stringify(cursor), finished),
-  ]);
+  await countStatement(db, run.id, { accounts: retried.tried.length + walked.checked, failures }).run();
   await finishRun(db, run.id, finished);
-  if (repairs.length > 0) console.warn(`payments pass: applied ${repairs.length} Stripe event(s) whose webhook had not: ${repairs.map((r) => r.stripeObject).join(", ")}`);
+  if (repaired > 0) console.warn(`payments pass: applied ${repaired} Stripe event(s) whose webhook had not`);
   return {
     status: walked.complete ? "done" : "incomplete",
     runId: run.id,
     from: start.at * 1000,
     to: until * 1000,
-    checked: retried.checked + walked.checked,
-    repaired: repairs.length,
-    failures: retried.failures + walked.failures,
+    checked: retried.tried.length + walked.checked,
+    repaired,
+    failures,
   };
+}
+
+function saveCursor(db: D1Database, cursor: LogCursor): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO system_state (key, value, updated_at) VALUES (?1, ?2, ?3)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    )
+    .bind(CURSOR_KEY, JSON.stringify(cursor), Date.now());
 }

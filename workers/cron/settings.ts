@@ -4,8 +4,9 @@
 // The defaults keep one invocation under Workers' 10,000 subrequests: a sweep calls at most 5,000
 // objects plus two D1 statements per 100; the hourly invocation that also reconciles checks at most
 // 1,500 touched + 200 sampled accounts at one object call and one D1 query each (a repair adds a few),
-// then the charged ⇒ credited pass lists up to 4,000 Stripe objects (one list call and one D1 query
-// per 100; a repair adds a few).
+// then the charged ⇒ credited pass reads Stripe's event log with a budget of its own: 300 D1 queries
+// (one per page of 100 events the webhook already applied; up to 14 for each event it applies), 500
+// events applied, 500 list calls.
 
 import type { Env } from "../env";
 
@@ -24,8 +25,10 @@ export interface CronSettings {
   reconcileMaxAccounts: number;
   /** The charged ⇒ credited pass leaves payments younger than this to their webhook. */
   paymentGraceMs: number;
-  /** Stripe objects (sessions and PaymentIntents) one charged ⇒ credited pass looks at, at most. */
+  /** Stripe events one charged ⇒ credited pass applies at most (each may call an account's object). */
   paymentMaxObjects: number;
+  /** D1 queries the charged ⇒ credited pass may use of the invocation's 1,000. */
+  paymentMaxQueries: number;
 }
 
 function whole(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -44,6 +47,7 @@ export function cronSettings(env: Env): CronSettings {
     reconcileSample: whole("RECONCILE_SAMPLE", env.RECONCILE_SAMPLE, 200, 0, 5000),
     reconcileMaxAccounts: whole("RECONCILE_MAX_ACCOUNTS", env.RECONCILE_MAX_ACCOUNTS, 1500, 1, 5000),
     paymentGraceMs: whole("PAYMENT_RECOVERY_GRACE_SECONDS", env.PAYMENT_RECOVERY_GRACE_SECONDS, 600, 0, 86_400) * 1000,
-    paymentMaxObjects: whole("PAYMENT_RECOVERY_MAX_OBJECTS", env.PAYMENT_RECOVERY_MAX_OBJECTS, 4000, 100, 20_000),
+    paymentMaxObjects: whole("PAYMENT_RECOVERY_MAX_OBJECTS", env.PAYMENT_RECOVERY_MAX_OBJECTS, 500, 10, 5000),
+    paymentMaxQueries: whole("PAYMENT_RECOVERY_MAX_QUERIES", env.PAYMENT_RECOVERY_MAX_QUERIES, 300, 50, 900),
   };
 }

@@ -225,15 +225,17 @@ export const stripeEvents = sqliteTable("stripe_events", {
 });
 
 /**
- * The largest cumulative refund Stripe reported for each charge (by payment intent): refund events
- * can arrive out of order, so only the largest ever seen counts. Kept whether or not the purchase has
- * landed; the account is told when it has (stripe/claims.ts).
+ * The latest cumulative refund Stripe reported for each charge (by payment intent), by the time Stripe
+ * reported it: events arrive out of order, and the figure goes down again when a refund fails. Kept
+ * whether or not the purchase has landed; the account is told when it has (stripe/claims.ts).
  */
 export const pendingRefunds = sqliteTable("pending_refunds", {
   paymentIntent: text("payment_intent").primaryKey(),
   /** The charge's amount, as the refund event reported it. */
   amount: integer("amount").notNull(),
   amountRefunded: integer("amount_refunded").notNull(),
+  /** When Stripe reported `amount_refunded` (the event's created, Unix seconds): the latest report wins. */
+  reportedAt: integer("reported_at").notNull().default(0),
   receivedAt: integer("received_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
   appliedAt: integer("applied_at"),
@@ -246,8 +248,8 @@ export const stripeRefunds = sqliteTable(
     id: text("id").primaryKey(),
     paymentIntent: text("payment_intent").notNull(),
     amount: integer("amount").notNull(),
-    /** 1 once the refund failed or was cancelled (never back to 0). */
-    failed: integer("failed").notNull().default(0),
+    /** When the refund was first reported failed or cancelled (Unix seconds); null while it stands. */
+    failedAt: integer("failed_at"),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("stripe_refunds_payment_intent").on(t.paymentIntent)],

@@ -3,7 +3,7 @@
 import type Stripe from "stripe";
 import type { Env } from "../env";
 import type { Outcome } from "./applied";
-import { paymentFailed, paymentSucceeded } from "./auto-recharge";
+import { cardSavedBy, paymentFailed, paymentSucceeded, rechargeOf } from "./auto-recharge";
 import { disputeSeen, refunded, refundUpdated } from "./claims";
 import { credit, failed, recordUnpaid } from "./events";
 
@@ -18,11 +18,12 @@ export async function applyEvent(env: Env, event: Stripe.Event, now: number): Pr
     case "checkout.session.async_payment_failed":
       return failed(env, event.data.object, now);
     case "charge.refunded":
-      return refunded(env, event.data.object, now);
+      return refunded(env, event.data.object, now, event.created);
     case "charge.refund.updated":
+    case "refund.created":
     case "refund.updated":
     case "refund.failed":
-      return refundUpdated(env, event.data.object, now);
+      return refundUpdated(env, event.data.object, now, event.created);
     case "charge.dispute.created":
     case "charge.dispute.updated":
     case "charge.dispute.funds_withdrawn":
@@ -35,6 +36,27 @@ export async function applyEvent(env: Env, event: Stripe.Event, now: number): Pr
       return paymentFailed(env, event.data.object);
     default:
       return "ignored";
+  }
+}
+
+/**
+ * Whether applying the event could change anything here, judged from the event alone: a payment with
+ * no Credence metadata (another product's, a checkout's own PaymentIntent that saves no card) is
+ * ignored by applyEvent anyway. The charged ⇒ credited pass skips those without a query, so a log
+ * full of other business costs it nothing.
+ */
+export function mayApply(event: Stripe.Event): boolean {
+  switch (event.type) {
+    case "checkout.session.completed":
+    case "checkout.session.async_payment_succeeded":
+    case "checkout.session.async_payment_failed":
+      return event.data.object.client_reference_id !== null && event.data.object.metadata?.credits !== undefined;
+    case "payment_intent.succeeded":
+      return rechargeOf(event.data.object) !== null || cardSavedBy(event.data.object) !== null;
+    case "payment_intent.payment_failed":
+      return rechargeOf(event.data.object) !== null;
+    default:
+      return true;
   }
 }
 

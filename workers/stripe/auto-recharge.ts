@@ -54,6 +54,7 @@ export async function creditRecharge(env: Env, pi: Stripe.PaymentIntent, now: nu
     ref: recharge.ref,
     credits: recharge.credits,
     amount,
+    currency: pi.currency,
     paymentIntent: pi.id,
   });
   if (reply.status === 404) return unapplied(env, { stripeObject: pi.id, kind: "auto_recharge", accountId: recharge.accountId, reason: "account_not_found", amount, currency: pi.currency }, now);
@@ -80,6 +81,7 @@ export async function paymentFailed(env: Env, pi: Stripe.PaymentIntent): Promise
   const reply = await ledgerOf(env, recharge.accountId).failRecharge({
     attempt: recharge.attempt,
     tries: recharge.tries,
+    ref: recharge.ref,
     code,
     needsAction: code === "authentication_required" || pi.status === "requires_action",
   });
@@ -90,18 +92,25 @@ export async function paymentFailed(env: Env, pi: Stripe.PaymentIntent): Promise
 
 /**
  * Keeps the card in D1 (where PUT /auto-recharge finds it, even before auto-recharge is set) and
- * hands it to the account's object. The latest save wins on both sides, whatever the order.
+ * hands it to the account's object. The latest save wins on both sides, whatever the order. Only a
+ * card of the account's own Stripe customer (the one its checkouts here were made for) is kept: any
+ * other PaymentIntent naming the account (another deployment's, on a shared Stripe account) would
+ * otherwise give it a stranger's card to charge.
  */
 export async function saveCard(env: Env, accountId: string, card: SavedCard, now: number): Promise<Outcome> {
-  await env.DB.prepare(
-    `INSERT INTO stripe_customers (account_id, customer_id, created_at, payment_method, payment_method_saved_at) VALUES (?1, ?2, ?3, ?4, ?5)
-     ON CONFLICT (account_id) DO UPDATE SET customer_id = excluded.customer_id, payment_method = excluded.payment_method,
-       payment_method_saved_at = excluded.payment_method_saved_at
-     WHERE stripe_customers.payment_method_saved_at IS NULL OR excluded.payment_method_saved_at >= stripe_customers.payment_method_saved_at`,
+  const saved = { ...card, savedAt: Math.min(card.savedAt, now) };
+  const kept = await env.DB.prepare(
+    `UPDATE stripe_customers SET payment_method = ?3, payment_method_saved_at = ?4
+     WHERE account_id = ?1 AND customer_id = ?2
+       AND (payment_method_saved_at IS NULL OR ?4 >= payment_method_saved_at) RETURNING account_id`,
   )
-    .bind(accountId, card.customer, now, card.paymentMethod, card.savedAt)
-    .run();
-  const reply = await ledgerOf(env, accountId).saveCard(card);
+    .bind(accountId, saved.customer, saved.paymentMethod, saved.savedAt)
+    .first<{ account_id: string }>();
+  if (!kept) {
+    const own = await env.DB.prepare("SELECT customer_id FROM stripe_customers WHERE account_id = ?").bind(accountId).first<{ customer_id: string }>();
+    if (own?.customer_id !== saved.customer) return "ignored: the card's customer is not this account's";
+  }
+  const reply = await ledgerOf(env, accountId).saveCard(saved);
   if (reply.status === 404) return "unapplied: account_not_found";
   expectApplied(reply, `saving the card of ${accountId}`);
   return "card_saved";

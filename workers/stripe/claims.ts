@@ -1,6 +1,6 @@
 // Refunds and disputes (API.md, the Stripe webhook contract). Each event is first written to D1 as a
-// fact about its charge (the largest cumulative refund, a refund that failed, a dispute's furthest
-// status), each write only ever moving forward. Then, if the purchase has landed, every fact D1 holds
+// fact about its charge (the latest cumulative refund Stripe reported, each refund and when it failed,
+// a dispute's furthest status), each write only ever moving forward. Then, if the purchase has landed, every fact D1 holds
 // for the charge goes to the account's object, which merges them with what it was told before and
 // moves the account to what they say (durable-objects/ledger/claims.ts). A writer that reads after
 // its own write sees every fact written before it, so whatever the order or concurrency of events the
@@ -25,30 +25,39 @@ interface PurchaseRow {
 const KEPT_RANK = `CASE stripe_disputes.status ${Object.entries(DISPUTE_RANK).map(([s, r]) => `WHEN '${s}' THEN ${r}`).join(" ")} ELSE -1 END`;
 const isStatus = (s: string): s is DisputeStatus => Object.hasOwn(DISPUTE_RANK, s);
 
-export async function refunded(env: Env, charge: Stripe.Charge, now: number): Promise<Outcome> {
+/** charge.refunded: Stripe's cumulative figure as of `at` (the event's created); the latest report wins. */
+export async function refunded(env: Env, charge: Stripe.Charge, now: number, at: number): Promise<Outcome> {
   const paymentIntent = idOf(charge.payment_intent);
   if (!paymentIntent) return "ignored: no payment intent";
   await env.DB.prepare(
-    `INSERT INTO pending_refunds (payment_intent, amount, amount_refunded, received_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-     ON CONFLICT (payment_intent) DO UPDATE SET amount = excluded.amount,
-       amount_refunded = max(pending_refunds.amount_refunded, excluded.amount_refunded), updated_at = excluded.updated_at`,
+    `INSERT INTO pending_refunds (payment_intent, amount, amount_refunded, reported_at, received_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+     ON CONFLICT (payment_intent) DO UPDATE SET amount = max(pending_refunds.amount, excluded.amount),
+       amount_refunded = CASE WHEN excluded.reported_at > pending_refunds.reported_at
+         OR (excluded.reported_at = pending_refunds.reported_at AND excluded.amount_refunded > pending_refunds.amount_refunded)
+         THEN excluded.amount_refunded ELSE pending_refunds.amount_refunded END,
+       reported_at = max(pending_refunds.reported_at, excluded.reported_at), updated_at = excluded.updated_at`,
   )
-    .bind(paymentIntent, charge.amount, charge.amount_refunded, now)
+    .bind(paymentIntent, charge.amount, charge.amount_refunded, at, now)
     .run();
   return syncClaims(env, paymentIntent, now);
 }
 
-/** A refund's own event (charge.refund.updated, refund.updated, refund.failed): a failed one gives its credits back. */
-export async function refundUpdated(env: Env, refund: Stripe.Refund, now: number): Promise<Outcome> {
+/**
+ * A refund's own event (refund.created, refund.updated, refund.failed, charge.refund.updated): the
+ * refund by id, and when it failed if it did (a failed refund gives its credits back).
+ */
+export async function refundUpdated(env: Env, refund: Stripe.Refund, now: number, at: number): Promise<Outcome> {
   const paymentIntent = idOf(refund.payment_intent);
   if (!paymentIntent) return "ignored: no payment intent";
-  const failed = refund.status === "failed" || refund.status === "canceled" ? 1 : 0;
+  const failedAt = refund.status === "failed" || refund.status === "canceled" ? at : null;
   await env.DB.prepare(
-    `INSERT INTO stripe_refunds (id, payment_intent, amount, failed, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+    `INSERT INTO stripe_refunds (id, payment_intent, amount, failed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
      ON CONFLICT (id) DO UPDATE SET amount = max(stripe_refunds.amount, excluded.amount),
-       failed = max(stripe_refunds.failed, excluded.failed), updated_at = excluded.updated_at`,
+       failed_at = CASE WHEN stripe_refunds.failed_at IS NULL THEN excluded.failed_at
+         WHEN excluded.failed_at IS NULL THEN stripe_refunds.failed_at ELSE min(stripe_refunds.failed_at, excluded.failed_at) END,
+       updated_at = excluded.updated_at`,
   )
-    .bind(refund.id, paymentIntent, refund.amount, failed, now)
+    .bind(refund.id, paymentIntent, refund.amount, failedAt, now)
     .run();
   return syncClaims(env, paymentIntent, now);
 }
@@ -73,14 +82,15 @@ export async function disputeSeen(env: Env, dispute: Stripe.Dispute, now: number
 /** Every fact D1 holds about a charge's refunds and disputes. */
 async function factsOf(env: Env, paymentIntent: string): Promise<ClaimFacts> {
   const [cumulative, refunds, disputes] = await env.DB.batch([
-    env.DB.prepare("SELECT amount_refunded FROM pending_refunds WHERE payment_intent = ?").bind(paymentIntent),
-    env.DB.prepare("SELECT id, amount, failed FROM stripe_refunds WHERE payment_intent = ?").bind(paymentIntent),
+    env.DB.prepare("SELECT amount, amount_refunded, reported_at FROM pending_refunds WHERE payment_intent = ?").bind(paymentIntent),
+    env.DB.prepare("SELECT id, amount, failed_at FROM stripe_refunds WHERE payment_intent = ?").bind(paymentIntent),
     env.DB.prepare("SELECT id, amount, status FROM stripe_disputes WHERE payment_intent = ?").bind(paymentIntent),
   ]);
   const facts: ClaimFacts = { ...NO_FACTS, refunds: {}, disputes: {} };
-  const total = (cumulative?.results[0] as { amount_refunded: number } | undefined)?.amount_refunded;
-  if (total !== undefined) facts.refunded = total;
-  for (const r of (refunds?.results ?? []) as { id: string; amount: number; failed: number }[]) facts.refunds[r.id] = { amount: r.amount, failed: r.failed === 1 };
+  const reported = cumulative?.results[0] as { amount: number; amount_refunded: number; reported_at: number } | undefined;
+  if (reported) facts.refunded = { amount: reported.amount_refunded, at: reported.reported_at };
+  if (reported) facts.charge = reported.amount;
+  for (const r of (refunds?.results ?? []) as { id: string; amount: number; failed_at: number | null }[]) facts.refunds[r.id] = { amount: r.amount, failedAt: r.failed_at };
   for (const d of (disputes?.results ?? []) as { id: string; amount: number; status: string }[]) {
     if (isStatus(d.status)) facts.disputes[d.id] = { amount: d.amount, status: d.status };
   }

@@ -7,7 +7,7 @@
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import Stripe from "stripe";
-import { purchases } from "../db/schema";
+import { purchases, stripeCustomers } from "../db/schema";
 import type { Env } from "../env";
 import { hmacHex, sameText, sha256Hex } from "../http/crypto";
 import { ApiError, errorBody } from "../http/errors";
@@ -18,6 +18,9 @@ import { cryptoProvider } from "./client";
 import { webhook } from "./webhook";
 
 export const LOCAL_CHECKOUT_PATH = "/checkout/local";
+
+/** The stand-in Stripe customer of an account on a laptop. */
+export const localCustomer = (accountId: string) => `cus_local_${accountId}`;
 
 export function localCheckoutEnabled(env: Pick<Env, "ENVIRONMENT" | "STRIPE_SECRET_KEY">): boolean {
   return env.ENVIRONMENT === "development" && !env.STRIPE_SECRET_KEY;
@@ -73,6 +76,9 @@ export async function createLocalCheckout(env: Env, offer: Offer, requestKey: st
     .insert(purchases)
     .values({ id, accountId: offer.accountId, packageId: offer.packageId, credits: offer.credits, amount: offer.amount, currency: offer.currency, status: "pending", createdAt: now, updatedAt: now })
     .onConflictDoNothing();
+  // The account's (stand-in) Stripe customer, as a real checkout creates one first: a card saved by
+  // this checkout is kept only for the account's own customer (auto-recharge.ts saveCard).
+  await drizzle(env.DB).insert(stripeCustomers).values({ accountId: offer.accountId, customerId: localCustomer(offer.accountId), createdAt: now }).onConflictDoNothing();
   const save = offer.savePaymentMethod ? "1" : "";
   const query = new URLSearchParams({ success: offer.successUrl, cancel: offer.cancelUrl, save, sig: await returnSignature(secret, id, offer.successUrl, offer.cancelUrl, save) });
   return { id, url: `${origin}${LOCAL_CHECKOUT_PATH}/${id}?${query}` };
@@ -165,7 +171,7 @@ localCheckoutPages.post(`${LOCAL_CHECKOUT_PATH}/:id/pay`, async (c) => {
   const { row, secret } = found;
   // One event per session: posting "Pay" twice delivers the same event, which the webhook applies once.
   const paymentIntent = `pi_local_${row.id.slice("cs_local_".length)}`;
-  const customer = `cus_local_${row.accountId}`;
+  const customer = localCustomer(row.accountId);
   const event = localEvent(`evt_local_${row.id}`, "checkout.session.completed", {
     id: row.id,
     object: "checkout.session",

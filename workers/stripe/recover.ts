@@ -8,13 +8,14 @@
 // every one is reached. An event that cannot be applied now is kept whole and tried again by later
 // passes, so the cursor never has to wait for it.
 //
-// Stripe lists newest first. The log is walked in slices of SLICE_SECONDS of creation time, oldest
-// slice first; inside a slice, pages follow `starting_after`, and the cursor records the slice and the
-// last event handled in it.
+// Stripe lists newest first. The log is walked in slices of creation time, oldest slice first: an
+// hour, or less where an hour holds more than a page (down to one second); inside a slice, pages follow
+// `starting_after`, and the cursor records the slice and the last event handled in it.
 
 import type Stripe from "stripe";
+import type { QueryBudget } from "../db/query-budget";
 import type { Env } from "../env";
-import { applyOnce, type Applied } from "./apply-event";
+import { applyOnce, mayApply, type Applied } from "./apply-event";
 
 /** The kinds of event the webhook applies (apply-event.ts), as Stripe names them in `types[]`. */
 export const RECOVERED_TYPES = [
@@ -25,6 +26,9 @@ export const RECOVERED_TYPES = [
   "payment_intent.payment_failed",
   "charge.refunded",
   "charge.refund.updated",
+  "refund.created",
+  "refund.updated",
+  "refund.failed",
   "charge.dispute.created",
   "charge.dispute.updated",
   "charge.dispute.closed",
@@ -53,11 +57,18 @@ export interface LogCursor {
 export interface RecoveryLimits {
   /** Stop at this instant (ms); the next pass goes on from the cursor. */
   deadline: number;
-  /** Events looked at, at most. */
+  /** Events applied at most (each may call an account's object: a subrequest). */
   maxObjects: number;
   /** List calls to Stripe, at most (each is a subrequest). */
   maxCalls: number;
+  /** D1 queries this pass may use (the invocation has 1,000 for everything it does). */
+  budget: QueryBudget;
 }
+
+/** The most D1 queries one event's application takes (applyOnce and the heaviest handler, a checkout). */
+export const QUERIES_PER_EVENT = 14;
+/** Kept for writing down a page's progress (the cursor, its repairs and failures). */
+export const QUERIES_RESERVED = 10;
 
 export type RepairKind = "checkout_session" | "auto_recharge" | "saved_card" | "payment_failed" | "refund" | "dispute";
 
@@ -69,20 +80,6 @@ export interface Repair {
   amount: number;
   currency: string | null;
   outcome: string;
-}
-
-export interface RecoveryResult {
-  /** Events looked at (retries included). */
-  checked: number;
-  repairs: Repair[];
-  /** Events that could not be applied (kept for the next passes). */
-  failures: number;
-  /** Where the next pass starts. */
-  cursor: LogCursor;
-  /** The cursor reached `until`: everything up to it was looked at. */
-  complete: boolean;
-  /** Events that failed, to keep for a later pass. */
-  failed: { event: Stripe.Event; error: string }[];
 }
 
 type Fields = Record<string, unknown>;
@@ -108,61 +105,120 @@ export function repairOf(event: Stripe.Event, applied: Applied): Repair | null {
   return { ...base, kind: "refund", amount: whole(o.amount_refunded) || whole(o.amount) };
 }
 
+/** What one page of the walk did: written down before the next page is read. */
+export interface PageProgress {
+  cursor: LogCursor;
+  repairs: Repair[];
+  failed: { event: Stripe.Event; error: string }[];
+}
+
 /**
  * Walks Stripe's log from `cursor` up to `until` (Unix seconds, inclusive), applying each event once,
- * until the log, the budget or the deadline ends. Listing errors propagate (the pass is then recorded
- * as failed and the cursor stays where it was); applying errors are counted and returned to keep.
+ * until the log, the budget or the deadline ends, and hands each page's progress to `save` before it
+ * reads the next (so a pass cut short loses at most the page it was on). Listing errors propagate (the
+ * cursor stays at the last page saved); applying errors are returned to keep.
  *
+ * Which events of a page the webhook already applied is asked in one query; only the others cost more.
  * A slice is paged through only once it is over (it ends before `now`'s second): events still being
  * written into a slice would be newer than the page already read and so skipped. A slice that is not
  * over is read whole from its newest event each time, and a pass that stops inside it starts it again.
  */
-export async function walkLog(env: Env, stripe: Stripe, start: LogCursor, until: number, limits: RecoveryLimits, now: number): Promise<RecoveryResult> {
+export async function walkLog(
+  env: Env,
+  stripe: Stripe,
+  start: LogCursor,
+  until: number,
+  limits: RecoveryLimits,
+  now: number,
+  save: (progress: PageProgress) => Promise<void>,
+): Promise<{ checked: number; applied: number; complete: boolean; cursor: LogCursor }> {
   const over = Math.floor(now / 1000) - 1;
-  const result: RecoveryResult = { checked: 0, repairs: [], failures: 0, cursor: { ...start }, complete: false, failed: [] };
+  const db = limits.budget.db;
+  let cursor: LogCursor = { ...start };
+  let checked = 0;
+  let applied = 0;
   let calls = 0;
-  while (result.cursor.at <= until) {
-    if (Date.now() >= limits.deadline || result.checked >= limits.maxObjects || calls >= limits.maxCalls) return result;
-    const sliceEnd = result.cursor.after !== null && result.cursor.end !== undefined ? result.cursor.end : Math.min(result.cursor.at + SLICE_SECONDS - 1, until);
+  const roomFor = (queries: number) => limits.budget.left() >= queries + QUERIES_RESERVED;
+  while (cursor.at <= until) {
+    if (Date.now() >= limits.deadline || applied >= limits.maxObjects || calls >= limits.maxCalls || !roomFor(2)) {
+      return { checked, applied, complete: false, cursor };
+    }
+    let sliceEnd = cursor.after !== null && cursor.end !== undefined ? cursor.end : Math.min(cursor.at + SLICE_SECONDS - 1, until);
     calls++;
-    const page = await stripe.events.list({
-      created: { gte: result.cursor.at, lte: sliceEnd },
-      types: [...RECOVERED_TYPES],
-      limit: 100,
-      ...(result.cursor.after ? { starting_after: result.cursor.after } : {}),
-    });
+    let page = await listSlice(stripe, cursor, sliceEnd);
+    // Stripe lists newest first: a slice holding more than a page is halved until its first page is
+    // all of it (or it is one second long), so the walk stays oldest first, to the second.
+    while (cursor.after === null && page.has_more && sliceEnd > cursor.at && calls < limits.maxCalls) {
+      sliceEnd = cursor.at + Math.floor((sliceEnd - cursor.at - 1) / 2);
+      calls++;
+      page = await listSlice(stripe, cursor, sliceEnd);
+    }
+    const relevant = page.data.filter(mayApply);
+    const done = await alreadyApplied(db, relevant.map((e) => e.id));
+    const progress: PageProgress = { cursor, repairs: [], failed: [] };
+    let last: string | null = cursor.after;
+    let stopped = false;
     for (const event of page.data) {
-      result.checked++;
-      await applyLogged(env, event, now, result);
+      if (mayApply(event) && !done.has(event.id)) {
+        if (!roomFor(QUERIES_PER_EVENT) || applied >= limits.maxObjects || Date.now() >= limits.deadline) {
+          stopped = true;
+          break;
+        }
+        applied++;
+        await applyLogged({ ...env, DB: db }, event, now, progress);
+      }
+      checked++;
+      last = event.id;
     }
-    const last = page.data.at(-1);
-    if (page.has_more && last && sliceEnd > over) {
-      result.cursor = { at: result.cursor.at, after: null };
-      return result;
-    }
-    result.cursor = page.has_more && last ? { at: result.cursor.at, after: last.id, end: sliceEnd } : { at: sliceEnd + 1, after: null };
+    const more = stopped || page.has_more;
+    if (!more) cursor = { at: sliceEnd + 1, after: null };
+    // Inside a slice that is over, the next page starts after the last event handled; in one that is
+    // not, a page may not be resumed (newer events may still come), so it is read again from the top.
+    else cursor = sliceEnd <= over && last !== null ? { at: cursor.at, after: last, end: sliceEnd } : { at: cursor.at, after: null };
+    progress.cursor = cursor;
+    await save(progress);
+    if (stopped || (more && cursor.after === null)) return { checked, applied, complete: false, cursor };
   }
-  result.complete = true;
-  return result;
+  return { checked, applied, complete: true, cursor };
 }
 
-async function applyLogged(env: Env, event: Stripe.Event, now: number, result: RecoveryResult): Promise<void> {
+function listSlice(stripe: Stripe, cursor: LogCursor, sliceEnd: number) {
+  return stripe.events.list({
+    created: { gte: cursor.at, lte: sliceEnd },
+    types: [...RECOVERED_TYPES],
+    limit: 100,
+    ...(cursor.after ? { starting_after: cursor.after } : {}),
+  });
+}
+
+/** Which of `ids` the webhook (or an earlier pass) already applied: one query for a page. */
+async function alreadyApplied(db: D1Database, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .prepare("SELECT id FROM stripe_events WHERE applied_at IS NOT NULL AND id IN (SELECT value FROM json_each(?1))")
+    .bind(JSON.stringify(ids))
+    .all<{ id: string }>();
+  return new Set(rows.results.map((r) => r.id));
+}
+
+async function applyLogged(env: Env, event: Stripe.Event, now: number, progress: Pick<PageProgress, "repairs" | "failed">): Promise<void> {
   try {
     const repair = repairOf(event, await applyOnce(env, event, now));
-    if (repair) result.repairs.push(repair);
+    if (repair) progress.repairs.push(repair);
   } catch (err) {
-    result.failures++;
-    result.failed.push({ event, error: err instanceof Error ? err.message : String(err) });
+    progress.failed.push({ event, error: err instanceof Error ? err.message : String(err) });
     console.error(`payments pass: applying ${event.id} (${event.type}) failed; kept for the next passes`, err);
   }
 }
 
-/** Applies events kept by earlier passes; returns those that failed again. */
-export async function retryKept(env: Env, events: Stripe.Event[], now: number): Promise<RecoveryResult> {
-  const result: RecoveryResult = { checked: 0, repairs: [], failures: 0, cursor: { at: 0, after: null }, complete: true, failed: [] };
+/** Applies events kept by earlier passes while the budget allows; says which were tried. */
+export async function retryKept(env: Env, events: Stripe.Event[], budget: QueryBudget, now: number): Promise<{ tried: Stripe.Event[]; progress: Pick<PageProgress, "repairs" | "failed"> }> {
+  const progress: Pick<PageProgress, "repairs" | "failed"> = { repairs: [], failed: [] };
+  const tried: Stripe.Event[] = [];
   for (const event of events) {
-    result.checked++;
-    await applyLogged(env, event, now, result);
+    if (budget.left() < QUERIES_PER_EVENT + QUERIES_RESERVED) break;
+    tried.push(event);
+    await applyLogged({ ...env, DB: budget.db }, event, now, progress);
   }
-  return result;
+  return { tried, progress };
 }
