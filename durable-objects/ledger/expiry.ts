@@ -61,7 +61,7 @@ export function settleInto(draft: Draft): void {
 
 function settleAt(draft: Draft, at: number): void {
   // What was available the instant before: an expiry that takes it below the threshold is a crossing.
-  const before = totals(draft.state, at - 1).available;
+  const before = draft.state.autoRecharge?.enabled ? totals(draft.state, at - 1).available : 0;
   settleInstant(draft, at);
   checkCrossing(draft, before);
 }

@@ -209,14 +209,20 @@ function holdBack(draft: Draft, ar: AutoRecharge): AutoRecharge {
 }
 
 /**
+ * `available` now, for checkCrossing after a change; nothing is computed for an account without
+ * auto-recharge (the debit of most accounts pays nothing for it).
+ */
+export const availableBefore = (draft: Draft): number => (draft.state.autoRecharge?.enabled ? draft.totals().available : 0);
+
+/**
  * Called by the rules that spend (debit, capture, hold) and by expiry, with `available` as it was just
  * before their change: a fall from at or above the threshold to below it is a crossing, and raises one
  * charge (due now) unless one is already in flight or anything says no charge may go.
  */
-export function checkCrossing(draft: Draft, availableBefore: number): void {
+export function checkCrossing(draft: Draft, before: number): void {
   const ar = draft.state.autoRecharge;
-  if (!ar || ar.inFlight !== null || ar.heldBack !== null) return;
-  if (!(availableBefore >= ar.plan.threshold && draft.totals().available < ar.plan.threshold)) return;
+  if (!ar?.enabled || ar.inFlight !== null || ar.heldBack !== null) return;
+  if (!(before >= ar.plan.threshold && draft.totals().available < ar.plan.threshold)) return;
   const why = whyNotCharge(draft, ar);
   if (why === "monthly_limit_reached") draft.state = withRecharge(draft.state, holdBack(draft, ar));
   if (why !== null) return;

@@ -7,7 +7,7 @@ import { burnAroundHolds, holdsCovered } from "./cover";
 import { applyAllowance } from "./allowance";
 import { addLot, afterBalanceChange, checkLowBalance, type GrantInput } from "./credit";
 import { settleInto } from "./expiry";
-import { checkCrossing, configureRecharge, newerCard, type RechargePlan, type SavedCard } from "./recharge";
+import { availableBefore, checkCrossing, configureRecharge, newerCard, type RechargePlan, type SavedCard } from "./recharge";
 import { burn } from "./lots";
 import { add, negate, sub } from "./money";
 import { DEFAULT_CAPTURE_OVERRUN_MAX_PERCENT, overrunAllowance, splitCapture } from "./overrun";
@@ -149,7 +149,7 @@ export function debit(state: LedgerState, charge: Charge, now: number): Step<Tot
       refusal("insufficient_credits", `Only ${around.burned} credits are not needed by active holds.`, charge.amount, { ...t, available: around.burned }),
     );
   }
-  const before = draft.totals().available;
+  const before = availableBefore(draft);
   spendCredits(draft, charge.amount, around);
   draft.entry("debit", negate(charge.amount), charge);
   afterBalanceChange(draft);
@@ -186,7 +186,7 @@ export function placeHold(state: LedgerState, input: HoldInput, now: number): St
       ),
     );
   }
-  const before = draft.totals().available;
+  const before = availableBefore(draft);
   draft.putHold(hold);
   draft.entry("hold", 0, { ...input, holdId: hold.id, reserved: hold.amount });
   // The balance is unchanged (no balance.low), but available fell: the next action needs the top-up.
@@ -231,7 +231,7 @@ export function captureHold(
   const limits = draft.state.settings.limits;
   const allowance = overrunAllowance(hold.amount, overrunMaxPercent);
   const { charged, uncharged } = splitCapture(charge.amount, hold.amount, allowance, limits, spendNow(draft), draft.totals().held);
-  const before = draft.totals().available;
+  const before = availableBefore(draft);
   draft.putHold({ ...hold, status: "captured" });
   const around = burnAroundHolds(draft.state.lots, charged, draft.state.holds, now);
   const overrun = spendCredits(draft, charged, around);
